@@ -1,0 +1,187 @@
+"""Accounts and personal API keys: the functions the CLI, the API and the UI share."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from heatmap_app.extensions import db
+from heatmap_app.models import Organization, OrganizationMembership, PersonalAPIKey, Project, User
+from heatmap_app.models.base import utcnow
+
+API_KEY_PREFIX = "phx_"
+PROJECT_TOKEN_PREFIX = "phc_"
+# PostHog's keys read as base57-ish: letters and digits without the look-alikes 0, O, 1, l and I.
+KEY_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+API_KEY_RANDOM_BYTES = 35
+SCOPE_READ = "heatmap:read"
+SCOPE_WRITE = "heatmap:write"
+SCOPE_ALL = "*"
+KNOWN_SCOPES = (SCOPE_READ, SCOPE_WRITE, SCOPE_ALL)
+LAST_USED_RESOLUTION = timedelta(hours=1)
+MIN_PASSWORD_LENGTH = 8
+
+
+class AccountError(ValueError):
+    """Input that cannot become an account or a key; the message says why."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _random_token(nbytes: int) -> str:
+    """`nbytes` random bytes written in KEY_ALPHABET, padded so every token of a size has one length."""
+    number = int.from_bytes(secrets.token_bytes(nbytes), "big")
+    length = math.ceil(nbytes * 8 / math.log2(len(KEY_ALPHABET)))
+    digits = []
+    for _ in range(length):
+        number, remainder = divmod(number, len(KEY_ALPHABET))
+        digits.append(KEY_ALPHABET[remainder])
+    return "".join(reversed(digits))
+
+
+def hash_api_key(raw_key: str) -> str:
+    return "sha256$" + hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def mask_api_key(raw_key: str) -> str:
+    return f"{raw_key[:4]}...{raw_key[-4:]}"
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(
+    email: str,
+    password: str,
+    *,
+    first_name: str = "",
+    last_name: str = "",
+    organization_name: str | None = None,
+) -> User:
+    """Create a user with an organization of their own holding one project. The first user becomes the admin."""
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 254 or email.startswith("@") or email.endswith("@"):
+        raise AccountError("Enter a valid email address.", "email")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.", "password")
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise AccountError("An account with this email already exists.", "email")
+
+    is_first_user = db.session.scalar(select(func.count(User.id))) == 0
+    organization = Organization(name=(organization_name or f"{first_name or email.split('@')[0]}'s organization")[:200])
+    project = Project(
+        organization=organization,
+        name="Default project",
+        api_token=PROJECT_TOKEN_PREFIX + _random_token(32),
+    )
+    user = User(
+        email=email,
+        password_hash=generate_password_hash(password),
+        first_name=first_name[:150],
+        last_name=last_name[:150],
+        distinct_id=str(uuid.uuid4()),
+        is_staff=is_first_user,
+        current_project=project,
+    )
+    db.session.add_all([organization, project, user])
+    db.session.add(OrganizationMembership(organization=organization, user=user, level="owner"))
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.is_active or not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def parse_scopes(scopes: Iterable[str]) -> list[str]:
+    cleaned = sorted({scope.strip() for scope in scopes if scope.strip()})
+    unknown = [scope for scope in cleaned if scope not in KNOWN_SCOPES]
+    if unknown:
+        raise AccountError(f"Unknown scope {unknown[0]!r}; use {', '.join(KNOWN_SCOPES)}.", "scopes")
+    if not cleaned:
+        raise AccountError("Choose at least one scope.", "scopes")
+    return cleaned
+
+
+def create_api_key(
+    user: User, label: str, scopes: Iterable[str], scoped_projects: Iterable[int] | None = None
+) -> tuple[PersonalAPIKey, str]:
+    """Create a key and return it with its raw value, which is never stored and never shown again."""
+    label = label.strip()
+    if not label or len(label) > 100:
+        raise AccountError("Give the key a label of 1 to 100 characters.", "label")
+    project_ids = None
+    if scoped_projects is not None:
+        project_ids = sorted(set(scoped_projects))
+        reachable = {project.id for project in user.projects}
+        if not project_ids or not set(project_ids) <= reachable:
+            raise AccountError("A key can only be scoped to projects you belong to.", "scoped_projects")
+    raw_key = API_KEY_PREFIX + _random_token(API_KEY_RANDOM_BYTES)
+    key = PersonalAPIKey(
+        user=user,
+        label=label,
+        mask_value=mask_api_key(raw_key),
+        secure_value=hash_api_key(raw_key),
+        scopes=parse_scopes(scopes),
+        scoped_projects=project_ids,
+    )
+    db.session.add(key)
+    db.session.commit()
+    return key, raw_key
+
+
+def find_api_key(raw_key: str) -> PersonalAPIKey | None:
+    """The live key for a raw value, or None for unknown, revoked or inactive-user keys alike."""
+    if not raw_key.startswith(API_KEY_PREFIX):
+        return None
+    key = db.session.scalar(select(PersonalAPIKey).where(PersonalAPIKey.secure_value == hash_api_key(raw_key)))
+    if key is None or not key.user.is_active:
+        return None
+    return key
+
+
+def record_api_key_use(key: PersonalAPIKey) -> None:
+    """Write last_used_at at most once an hour, so reads do not turn every request into a write."""
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        key.last_used_at = now
+        db.session.commit()
+
+
+def key_has_scope(key: PersonalAPIKey, scope: str) -> bool:
+    granted = set(key.scopes)
+    if SCOPE_ALL in granted or scope in granted:
+        return True
+    return scope == SCOPE_READ and SCOPE_WRITE in granted
+
+
+def user_can_reach_project(user: User, project: Project, key: PersonalAPIKey | None = None) -> bool:
+    if key is not None and key.scoped_projects is not None and project.id not in key.scoped_projects:
+        return False
+    return any(membership.organization_id == project.organization_id for membership in user.memberships)
+
+
+def revoke_api_key(user: User, key_id: str) -> bool:
+    key = db.session.scalar(select(PersonalAPIKey).where(PersonalAPIKey.id == key_id, PersonalAPIKey.user_id == user.id))
+    if key is None:
+        return False
+    db.session.delete(key)
+    db.session.commit()
+    return True

@@ -1,0 +1,92 @@
+"""Personal API key authentication for the JSON API: Bearer keys, scopes and project reach."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import g, request
+from sqlalchemy import select
+
+from heatmap_app.accounts import (
+    API_KEY_PREFIX,
+    find_api_key,
+    key_has_scope,
+    record_api_key_use,
+    user_can_reach_project,
+)
+from heatmap_app.errors import APIError
+from heatmap_app.extensions import db
+from heatmap_app.models import PersonalAPIKey, Project, User
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
+QUERY_KEY_PARAMETERS = ("personal_api_key", "api_key", "token", "key")
+
+
+def _unauthenticated(detail: str, code: str) -> APIError:
+    return APIError(401, detail, code=code, headers=CHALLENGE)
+
+
+def _authenticate_request() -> PersonalAPIKey:
+    if any(name in request.args for name in QUERY_KEY_PARAMETERS) or any(
+        value.startswith(API_KEY_PREFIX) for value in request.args.values()
+    ):
+        raise _unauthenticated(
+            "API keys are not accepted in the query string; send them as 'Authorization: Bearer <key>'.",
+            "authentication_failed",
+        )
+    scheme, _, raw_key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not raw_key.strip():
+        raise _unauthenticated("Authentication credentials were not provided.", "not_authenticated")
+    key = find_api_key(raw_key.strip())
+    if key is None:
+        raise _unauthenticated("The personal API key in the Authorization header is invalid.", "authentication_failed")
+    record_api_key_use(key)
+    return key
+
+
+def require_api_key(scope: str | None) -> Callable[[View], View]:
+    """Require a valid Bearer key holding `scope` (None: any valid key).
+
+    A view with a `project_id` URL argument receives the resolved `project` instead.
+    """
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            key = _authenticate_request()
+            if scope is not None and not key_has_scope(key, scope):
+                raise APIError(
+                    403, f"This action requires the '{scope}' scope, which this API key does not have.",
+                    code="permission_denied", attr="scope",
+                )
+            g.api_key = key
+            g.api_user = key.user
+            if "project_id" in kwargs:
+                kwargs["project"] = resolve_project(kwargs.pop("project_id"), key.user, key)
+            return view(*args, **kwargs)
+
+        return cast(View, wrapped)
+
+    return decorator
+
+
+def resolve_project(project_id: str, user: User, key: PersonalAPIKey | None = None) -> Project:
+    """The project named in the URL (`@current` for the user's current one), or 404 if the caller cannot reach it."""
+    project: Project | None
+    if project_id == "@current":
+        project = user.current_project or next(iter(user.projects), None)
+    elif project_id.isdigit():
+        project = db.session.scalar(select(Project).where(Project.id == int(project_id)))
+    else:
+        project = None
+    if project is None or not user_can_reach_project(user, project, key):
+        raise APIError(404, "Project not found.", code="not_found")
+    return project
+
+
+def current_api_user() -> User:
+    return cast(User, g.api_user)

@@ -1,0 +1,61 @@
+"""Commands of `flask --app wsgi …`, each run inside the app context."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from rq import Worker
+
+from heatmap_app.accounts import AccountError, create_api_key, create_user, find_user_by_email
+from heatmap_app.queue import CAPTURE_QUEUE, redis_connection
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--password", required=True, help="At least 8 characters.")
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+@click.option("--organization", "organization_name", default=None, help="Name of the new user's organization.")
+def create_user_command(email: str, password: str, first_name: str, last_name: str, organization_name: str | None) -> None:
+    """Create a user with an organization and one project."""
+    try:
+        user = create_user(email, password, first_name=first_name, last_name=last_name,
+                           organization_name=organization_name)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Created user {user.email}")
+    click.echo(f"user id: {user.id}")
+    click.echo(f"project id: {user.current_project_id}")
+
+
+@click.command("create-api-key")
+@click.argument("email")
+@click.option("--label", required=True)
+@click.option("--scopes", required=True, help="Comma-separated: heatmap:read, heatmap:write or *.")
+@click.option("--projects", default=None, help="Comma-separated project ids the key is limited to.")
+def create_api_key_command(email: str, label: str, scopes: str, projects: str | None) -> None:
+    """Create a personal API key; the key is printed alone on the last line, and never again."""
+    user = find_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user with the email {email!r}.")
+    try:
+        project_ids = [int(part) for part in projects.split(",") if part.strip()] if projects else None
+        key, raw_key = create_api_key(user, label, scopes.split(","), project_ids)
+    except (AccountError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Created key {key.mask_value} ({', '.join(key.scopes)}) for {user.email}. It is shown only once:")
+    click.echo(raw_key)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--queues", default=CAPTURE_QUEUE, show_default=True, help="Comma-separated queue names.")
+def worker_command(burst: bool, queues: str) -> None:
+    """Run an RQ worker inside the app context."""
+    worker = Worker([name.strip() for name in queues.split(",") if name.strip()], connection=redis_connection())
+    worker.work(burst=burst, with_scheduler=True)
+
+
+def register_commands(app: Flask) -> None:
+    for command in (create_user_command, create_api_key_command, worker_command):
+        app.cli.add_command(command)

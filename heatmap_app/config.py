@@ -1,0 +1,120 @@
+"""Every setting the app reads from the environment, read here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TARGET_WIDTHS = [320, 375, 425, 768, 1024, 1440, 1920]
+
+CHROME_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMEDRIVER_CANDIDATES = ("chromedriver",)
+
+
+class ConfigurationError(RuntimeError):
+    """The environment describes an app that must not start."""
+
+
+def _first_executable(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/lib/chromium")
+        if found:
+            return found
+    return None
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    value = environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _persisted_secret_key(instance_path: Path) -> str:
+    """A generated key kept in the instance folder, so sessions survive restarts of a small install."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def _normalise_database_url(url: str) -> str:
+    # Heroku-style URLs say postgres:// and psycopg 3 needs its own driver name.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def config_from_environment(instance_path: str | Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the app's settings from environment variables, with the embedded defaults of a small install."""
+    env = os.environ if environ is None else environ
+    instance = Path(instance_path)
+    production = env.get("APP_ENV", "development").strip().lower() == "production"
+    debug = _flag(env, "FLASK_DEBUG", False)
+
+    secret_key = env.get("SECRET_KEY", "").strip()
+    if production and debug:
+        raise ConfigurationError("APP_ENV=production refuses to start with FLASK_DEBUG on.")
+    if production and len(secret_key) < 32:
+        raise ConfigurationError("APP_ENV=production needs SECRET_KEY set to a random value of at least 32 characters.")
+    if not secret_key:
+        secret_key = _persisted_secret_key(instance)
+
+    return {
+        "APP_ENV": "production" if production else "development",
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": _normalise_database_url(
+            env.get("DATABASE_URL") or f"sqlite:///{instance / 'heatmaps.db'}"
+        ),
+        "REDIS_URL": env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+        "MEDIA_ROOT": env.get("MEDIA_ROOT") or str(instance / "media"),
+        "CHROME_BINARY": env.get("CHROME_BINARY") or _first_executable(CHROME_CANDIDATES),
+        "CHROMEDRIVER_PATH": env.get("CHROMEDRIVER_PATH") or _first_executable(CHROMEDRIVER_CANDIDATES),
+        "SELENIUM_REMOTE_URL": env.get("SELENIUM_REMOTE_URL") or None,
+        "CAPTURE_ALLOW_HOSTS": env.get("CAPTURE_ALLOW_HOSTS", ""),
+        "CAPTURE_JPEG_QUALITY": int(env.get("CAPTURE_JPEG_QUALITY", "70")),
+        "CAPTURE_MAX_HEIGHT": int(env.get("CAPTURE_MAX_HEIGHT", "16000")),
+        "CAPTURE_JOB_TIMEOUT": int(env.get("CAPTURE_JOB_TIMEOUT", "600")),
+        "CAPTURE_BROWSER_RECYCLE_AFTER": int(env.get("CAPTURE_BROWSER_RECYCLE_AFTER", "20")),
+        "HEATMAP_CREATE_RATE_LIMIT": env.get("HEATMAP_CREATE_RATE_LIMIT", "10/minute;40/day"),
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10/minute;100/hour"),
+        "SIGNUP_ENABLED": _flag(env, "SIGNUP_ENABLED", True),
+        "SESSION_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", production),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "JSON_SORT_KEYS": False,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }
+
+
+def testing_config(
+    instance_path: str | Path, *, database_url: str, redis_url: str, **overrides: Any
+) -> dict[str, Any]:
+    """The settings a test app starts from: its own database, Redis database and media folder.
+
+    The browser is found as in production (CHROME_BINARY / CHROMEDRIVER_PATH or autodetection).
+    """
+    instance = Path(instance_path)
+    environ = {
+        "SECRET_KEY": "test-secret-key-not-for-production-use-000000",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "MEDIA_ROOT": str(instance / "media"),
+        **{name: os.environ[name] for name in ("CHROME_BINARY", "CHROMEDRIVER_PATH") if os.environ.get(name)},
+    }
+    config = config_from_environment(instance, environ=environ)
+    config.update(TESTING=True)
+    config.update(overrides)
+    return config

@@ -1,0 +1,89 @@
+"""Error responses: one JSON shape for the API (PostHog's), HTML pages for the UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+# PostHog's error "type" for each status family.
+ERROR_TYPES = {
+    400: "validation_error",
+    401: "authentication_error",
+    403: "authentication_error",
+    404: "invalid_request",
+    405: "invalid_request",
+    413: "invalid_request",
+    415: "invalid_request",
+    429: "throttled_error",
+}
+
+
+class APIError(Exception):
+    """An error the API answers with `{"type", "code", "detail", "attr"}`."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        code: str | None = None,
+        attr: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code or {400: "invalid_input", 401: "not_authenticated", 403: "permission_denied",
+                             404: "not_found", 429: "throttled"}.get(status, "error")
+        self.attr = attr
+        self.headers = headers or {}
+
+
+def api_error_response(
+    status: int, detail: str, *, code: str, attr: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    body: dict[str, Any] = {
+        "type": ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request"),
+        "code": code,
+        "detail": detail,
+        "attr": attr,
+    }
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _http_code(exception: HTTPException) -> str:
+    return (exception.name or "error").lower().replace(" ", "_")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(APIError)
+    def handle_api_error(error: APIError) -> Response:
+        return api_error_response(error.status, error.detail, code=error.code, attr=error.attr, headers=error.headers)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
+        status = error.code or 500
+        if _wants_json():
+            headers = dict(error.get_response().headers)
+            headers.pop("Content-Type", None)
+            headers.pop("Content-Length", None)
+            return api_error_response(status, error.description or error.name, code=_http_code(error), headers=headers)
+        return render_template("errors/error.html", status=status, title=error.name, message=error.description), status
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception) -> Response | tuple[str, int]:
+        app.logger.exception("Unhandled error", exc_info=error)
+        if _wants_json():
+            return api_error_response(500, "A server error occurred.", code="error")
+        return render_template(
+            "errors/error.html", status=500, title="Something went wrong", message="Please try again in a moment."
+        ), 500

@@ -1,0 +1,67 @@
+"""The CLI: create-user, create-api-key and worker, each inside the app context."""
+
+import hashlib
+
+from flask import Flask
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select
+
+from heatmap_app.extensions import db
+from heatmap_app.models import PersonalAPIKey, User
+
+
+def test_create_user_prints_the_user_and_project_ids(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["create-user", "ops@example.com", "--password", "long enough", "--first-name", "Ops",
+              "--organization", "Acme"]
+    )
+
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.email == "ops@example.com"))
+    assert f"user id: {user.id}" in result.output
+    assert f"project id: {user.current_project_id}" in result.output
+    assert user.organizations[0].name == "Acme" and user.first_name == "Ops"
+
+
+def test_create_user_refuses_a_duplicate_with_a_clear_message(app: Flask, user: User) -> None:
+    result = app.test_cli_runner().invoke(args=["create-user", user.email, "--password", "long enough"])
+
+    assert result.exit_code != 0
+    assert "already exists" in result.output
+
+
+def test_create_api_key_prints_the_key_alone_on_the_last_line(app: Flask, user: User, client) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["create-api-key", user.email, "--label", "ci", "--scopes", "heatmap:read,heatmap:write"]
+    )
+
+    assert result.exit_code == 0, result.output
+    raw_key = result.output.strip().splitlines()[-1]
+    assert raw_key.startswith("phx_") and " " not in raw_key
+    stored = db.session.scalar(select(PersonalAPIKey))
+    assert stored.secure_value == "sha256$" + hashlib.sha256(raw_key.encode()).hexdigest()
+    assert stored.scopes == ["heatmap:read", "heatmap:write"]
+    assert client.get("/api/users/@me/", headers={"Authorization": f"Bearer {raw_key}"}).status_code == 200
+
+
+def test_create_api_key_refuses_unknown_users_and_scopes(app: Flask, user: User) -> None:
+    runner = app.test_cli_runner()
+
+    nobody = runner.invoke(args=["create-api-key", "nobody@example.com", "--label", "x", "--scopes", "*"])
+    bad_scope = runner.invoke(args=["create-api-key", user.email, "--label", "x", "--scopes", "admin"])
+
+    assert nobody.exit_code != 0 and "No user" in nobody.output
+    assert bad_scope.exit_code != 0 and "Unknown scope" in bad_scope.output
+
+
+def test_the_burst_worker_runs_queued_jobs_inside_the_app_context(app: Flask, redis_conn: Redis) -> None:
+    queue = Queue("cli-test", connection=redis_conn)
+    job = queue.enqueue("tests.support.jobs.record_app_context", "burst")
+
+    result = app.test_cli_runner().invoke(args=["worker", "--burst", "--queues", "cli-test"])
+
+    assert result.exit_code == 0, result.output
+    job.refresh()
+    assert job.is_finished, job.get_status()
+    assert redis_conn.get("test-worker:burst").decode() == app.config["MEDIA_ROOT"]

@@ -1,0 +1,61 @@
+"""Settings come from the environment, with the embedded defaults of a small install."""
+
+from pathlib import Path
+
+import pytest
+
+from heatmap_app.config import ConfigurationError, config_from_environment
+
+
+def test_small_install_defaults_live_in_the_instance_folder(tmp_path: Path) -> None:
+    config = config_from_environment(tmp_path, environ={})
+
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'heatmaps.db'}"
+    assert config["MEDIA_ROOT"] == str(tmp_path / "media")
+    assert config["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+
+
+def test_a_generated_secret_key_is_persisted_and_reused(tmp_path: Path) -> None:
+    first = config_from_environment(tmp_path, environ={})["SECRET_KEY"]
+    second = config_from_environment(tmp_path, environ={})["SECRET_KEY"]
+
+    assert len(first) >= 32
+    assert first == second
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_postgres_urls_use_the_psycopg_driver(tmp_path: Path) -> None:
+    for given in ("postgres://u@db/app", "postgresql://u@db/app"):
+        config = config_from_environment(tmp_path, environ={"DATABASE_URL": given})
+        assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/app"
+
+
+def test_production_refuses_to_start_without_a_real_secret_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        config_from_environment(tmp_path, environ={"APP_ENV": "production"})
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        config_from_environment(tmp_path, environ={"APP_ENV": "production", "SECRET_KEY": "short"})
+
+
+def test_production_refuses_to_start_in_debug_mode(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="DEBUG"):
+        config_from_environment(tmp_path, environ={"APP_ENV": "production", "SECRET_KEY": "x" * 40, "FLASK_DEBUG": "1"})
+
+
+def test_production_with_a_real_key_uses_secure_cookies(tmp_path: Path) -> None:
+    config = config_from_environment(tmp_path, environ={"APP_ENV": "production", "SECRET_KEY": "k" * 40})
+
+    assert config["SECRET_KEY"] == "k" * 40
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_browser_paths_come_from_the_environment_or_are_found(tmp_path: Path) -> None:
+    explicit = config_from_environment(
+        tmp_path, environ={"CHROME_BINARY": "/opt/chrome", "CHROMEDRIVER_PATH": "/opt/driver"}
+    )
+    found = config_from_environment(tmp_path, environ={})
+
+    assert (explicit["CHROME_BINARY"], explicit["CHROMEDRIVER_PATH"]) == ("/opt/chrome", "/opt/driver")
+    assert found["CHROME_BINARY"] and Path(found["CHROME_BINARY"]).name.startswith(("chromium", "google-chrome"))
+    assert found["CHROMEDRIVER_PATH"] and Path(found["CHROMEDRIVER_PATH"]).name == "chromedriver"
