@@ -1,0 +1,19 @@
+"""Capture failures, worded for the marketer who asked for the screenshot."""
+
+
+class CaptureError(Exception):
+    """A capture failed; ``str(error)`` is the reason shown to the user."""
+
+    permanent: bool = False
+
+
+class PermanentCaptureError(CaptureError):
+    """Trying again will not help: blocked URL, HTTP 4xx/5xx answer, page too large."""
+
+    permanent = True
+
+
+class TransientCaptureError(CaptureError):
+    """Worth another try: connection errors, timeouts, a browser that crashed."""
+
+    permanent = False

@@ -1,0 +1,71 @@
+"""Capture a URL end to end with a browser of its own: what the worker and the `capture` CLI call."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .browser import Browser, ExplainNavigationFailure, Shot
+from .settings import CaptureSettings
+
+
+def capture(
+    url: str,
+    widths: Sequence[int],
+    settings: CaptureSettings | None = None,
+    *,
+    block_consent_modals: bool = False,
+    on_shot: Callable[[Shot], None] | None = None,
+    explain_navigation_failure: ExplainNavigationFailure | None = None,
+) -> list[Shot]:
+    """Start a browser, capture `url` at every width, and close the browser whatever happens."""
+    with Browser(settings) as browser:
+        return browser.capture(
+            url,
+            widths,
+            block_consent_modals=block_consent_modals,
+            on_shot=on_shot,
+            explain_navigation_failure=explain_navigation_failure,
+        )
+
+
+def capture_to_directory(
+    url: str,
+    widths: Sequence[int],
+    out_dir: str | os.PathLike[str],
+    settings: CaptureSettings | None = None,
+    *,
+    block_consent_modals: bool = False,
+) -> dict[str, Any]:
+    """Write `out_dir/<width>.jpg` for every width as it is captured; return a JSON-ready summary."""
+    directory = Path(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    shots = capture(
+        url,
+        widths,
+        settings,
+        block_consent_modals=block_consent_modals,
+        on_shot=lambda shot: write_atomically(directory / f"{shot.width}.jpg", shot.jpeg),
+    )
+    return {
+        "url": url,
+        "seconds": round(time.monotonic() - started, 2),
+        "shots": [{"width": shot.width, "height": shot.height, "bytes": len(shot.jpeg)} for shot in shots],
+    }
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Readers see the old file or the whole new one, never a half-written one."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

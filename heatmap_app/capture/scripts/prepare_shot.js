@@ -1,0 +1,183 @@
+// Runs once per width, after the viewport took that width: readies the page for one full-page shot
+// and reports its size. Every wait is bounded by options.timeoutMs.
+const [options, done] = arguments;
+
+const CONSENT_ACCEPT_BUTTONS = [
+  '#onetrust-accept-btn-handler',
+  '#CybotCookiebotDialogBodyLevelButtonLevelOptinAllowAll',
+  '#CybotCookiebotDialogBodyButtonAccept',
+  '#didomi-notice-agree-button',
+  '.qc-cmp2-summary-buttons button[mode="primary"]',
+  '#truste-consent-button',
+  '.fc-cta-consent',
+  '.cc-allow',
+  '.cky-btn-accept',
+  '#cookie_action_close_header',
+  '[data-cookiefirst-action="accept"]',
+  '#axeptio_btn_acceptAll',
+  '.iubenda-cs-accept-btn',
+  '#hs-eu-confirmation-button',
+  '.osano-cm-accept-all',
+];
+const CONSENT_CONTAINERS = [
+  '#onetrust-consent-sdk', '#onetrust-banner-sdk', '.onetrust-pc-dark-filter',
+  '#CybotCookiebotDialog', '#CybotCookiebotDialogBodyUnderlay',
+  '#didomi-host', '.didomi-popup-backdrop',
+  '#qc-cmp2-container', '.qc-cmp2-container',
+  '#usercentrics-root', '#usercentrics-cmp-ui',
+  '#truste-consent-track', '.truste_overlay', '.truste_box_overlay',
+  '[id^="sp_message_container_"]', '.fc-consent-root',
+  '.cc-window', '.cc-banner', '.cky-consent-container', '.cky-overlay', '#cookie-law-info-bar',
+  '#axeptio_overlay', '#iubenda-cs-banner', '#hs-eu-cookie-confirmation', '#cmpbox', '#cmpbox2',
+  '.osano-cm-window', '#moove_gdpr_cookie_info_bar', '#gdpr-cookie-message',
+  '#cookie-banner', '#cookie-consent', '#cookieConsent', '#cookie-notice',
+  '.cookie-banner', '.cookie-consent', '.cookie-notice', '[aria-label="cookieconsent"]',
+];
+// Exact button texts, lower-cased, in the languages consent banners most often use.
+const ACCEPT_TEXTS = new Set([
+  'accept', 'accept all', 'accept all cookies', 'accept cookies', 'i accept', 'agree', 'i agree',
+  'agree and close', 'accept and close', 'allow all', 'allow all cookies', 'allow cookies', 'ok', 'okay',
+  'got it', 'yes, i agree',
+  'alle akzeptieren', 'akzeptieren', 'zustimmen', 'alle zulassen', 'einverstanden', 'annehmen',
+  'tout accepter', 'accepter', "j'accepte", 'accepter et fermer', 'accepter tout', "d'accord",
+  'aceptar', 'aceptar todo', 'aceptar todas', 'acepto', 'aceitar', 'aceitar todos', 'concordo',
+  'accetta', 'accetta tutto', 'accetto', 'accetta tutti',
+  'alles accepteren', 'accepteren', 'akkoord', 'alle cookies accepteren',
+  'zaakceptuj wszystkie', 'akceptuję', 'akceptuje', 'zgadzam się',
+  'acceptera alla', 'godkänn alla', 'tillad alle', 'accepter alle', 'godta alle', 'hyväksy kaikki',
+  'принять', 'принять все', 'kabul et', 'tümünü kabul et', 'přijmout vše', 'elfogadom',
+]);
+const CONSENT_HINT = /cookie|consent|gdpr|privacy|cmp|banner/i;
+
+const startedAt = performance.now();
+const deadline = startedAt + options.timeoutMs;
+const remainingMs = () => Math.max(0, deadline - performance.now());
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const withinDeadline = (promise) => Promise.race([promise, sleep(remainingMs())]);
+// Two frames let IntersectionObservers and scroll listeners run; the timer covers a page that is
+// not rendering frames.
+const renderedFrames = () => Promise.race([
+  new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),
+  sleep(100),
+]);
+const scrollToY = (y) => window.scrollTo({ top: y, left: 0, behavior: 'instant' });
+const pageHeight = () => Math.max(
+  document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0);
+const isRendered = (element) => element.getClientRects().length > 0;
+const pageScale = () => (window.visualViewport ? window.visualViewport.scale : 1);
+
+function installStyle() {
+  if (document.getElementById('heatmap-capture-style')) return;
+  const style = document.createElement('style');
+  style.id = 'heatmap-capture-style';
+  style.textContent = `
+    *, *::before, *::after {
+      transition: none !important;
+      caret-color: transparent !important;
+      scroll-behavior: auto !important;
+      scrollbar-width: none !important;
+    }
+    ::-webkit-scrollbar { display: none !important; }
+  ` + (options.blockConsentModals ? `
+    ${CONSENT_CONTAINERS.join(',\n')} { display: none !important; }
+    html, body { overflow: visible !important; }
+  ` : '');
+  document.documentElement.appendChild(style);
+}
+
+function looksLikeConsent(element) {
+  for (let node = element; node && node !== document.body; node = node.parentElement) {
+    const hint = `${node.id} ${node.className} ${node.getAttribute('aria-label') || ''}`;
+    if (CONSENT_HINT.test(hint) || ['dialog', 'alertdialog'].includes(node.getAttribute('role'))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Clicking a real link or a form's submit button would leave the page being captured.
+function navigatesAway(element) {
+  if (element.tagName === 'A') {
+    const href = element.getAttribute('href');
+    return Boolean(href) && !href.startsWith('#') && !href.startsWith('javascript:');
+  }
+  return element.tagName === 'BUTTON' && element.type === 'submit' && element.form !== null;
+}
+
+function acceptConsent() {
+  const known = CONSENT_ACCEPT_BUTTONS.flatMap((selector) => Array.from(document.querySelectorAll(selector)));
+  const generic = Array.from(document.querySelectorAll('button, a, [role="button"], input[type="button"]'))
+    .filter((element) => {
+      const text = (element.innerText || element.value || '').trim().toLowerCase().replace(/\s+/g, ' ');
+      return ACCEPT_TEXTS.has(text) && looksLikeConsent(element) && !navigatesAway(element);
+    });
+  for (const button of [...known, ...generic]) {
+    if (isRendered(button)) {
+      try { button.click(); } catch (pageError) { /* the page's own handler failed; hiding still applies */ }
+    }
+  }
+}
+
+async function loadLazyContent() {
+  for (const element of document.querySelectorAll('img[loading="lazy"], iframe[loading="lazy"]')) {
+    element.loading = 'eager';
+  }
+  // Script-driven loaders (IntersectionObserver, scroll listeners) need each part of the page in view.
+  // innerHeight, not the emulated viewport height: a phone page without a viewport meta tag is zoomed out.
+  const capturedHeight = () => Math.min(pageHeight(), options.maxHeight / pageScale());
+  for (let y = 0; y < capturedHeight() && remainingMs() > 0; y += window.innerHeight) {
+    scrollToY(y);
+    await renderedFrames();
+  }
+  scrollToY(0);
+  await renderedFrames();
+}
+
+function pendingImages() {
+  return Array.from(document.images).filter((image) => !image.complete && isRendered(image));
+}
+
+async function awaitImagesAndFonts() {
+  await withinDeadline(Promise.all(pendingImages().map((image) => new Promise((resolve) => {
+    image.addEventListener('load', resolve, { once: true });
+    image.addEventListener('error', resolve, { once: true });
+  }))));
+  if (document.fonts) await withinDeadline(document.fonts.ready);
+  // Background images and other requests set off by the scroll: wait until none finished for a while.
+  const tracker = window.__heatmapRequests;
+  if (tracker && tracker.lastFinishedAt > startedAt) {
+    while (remainingMs() > 0 && performance.now() - tracker.lastFinishedAt < options.quietMs) {
+      await sleep(Math.min(50, remainingMs()));
+    }
+  }
+}
+
+function settleAnimations() {
+  for (const animation of document.getAnimations()) {
+    try {
+      const end = animation.effect ? animation.effect.getComputedTiming().endTime : Infinity;
+      if (Number.isFinite(end)) animation.finish(); else animation.cancel();
+    } catch (unfinishable) {
+      animation.cancel();
+    }
+  }
+  if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+}
+
+(async () => {
+  installStyle();
+  if (options.blockConsentModals) acceptConsent();
+  await loadLazyContent();
+  await awaitImagesAndFonts();
+  // What is still loading now would hold every following width as well.
+  if (remainingMs() === 0) window.stop();
+  if (options.blockConsentModals) acceptConsent();
+  settleAnimations();
+  scrollToY(0);
+  await renderedFrames();
+  return {
+    pageWidth: document.documentElement.scrollWidth,
+    pageHeight: pageHeight(),
+    scale: pageScale(),
+  };
+})().then(done, (error) => done({ error: String(error) }));
