@@ -1,0 +1,414 @@
+"""The saved-heatmap service: the API and the web UI both call these functions, never the models directly.
+
+Input arrives as a mapping with the API's field names (`url`, `name`, `data_url`, `widths`, `type`,
+`block_consent_modals`, and for updates `deleted`). Bad input raises HeatmapInputError naming the field;
+an unknown, deleted or other project's heatmap raises HeatmapNotFound; a user over the create limit
+raises CreateRateLimited.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import string
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from limits import parse_many
+from rq.job import Job, JobStatus
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.orm import selectinload
+
+from heatmap_app import storage
+from heatmap_app.config import DEFAULT_TARGET_WIDTHS
+from heatmap_app.extensions import db, limiter
+from heatmap_app.models import HEATMAP_STATUSES, HEATMAP_TYPES, HeatmapSnapshot, Project, SavedHeatmap, User
+from heatmap_app.models.base import utcnow
+from heatmap_app.queue import enqueue_capture, redis_connection
+from heatmap_app.urlsafety import UnsafeURLError, check_url, parse_allow_hosts
+
+DEFAULT_WIDTHS: list[int] = list(DEFAULT_TARGET_WIDTHS)
+MIN_WIDTH = 100
+MAX_WIDTH = 3000
+MAX_WIDTHS = 16
+MAX_NAME_LENGTH = 400
+MAX_URL_LENGTH = 2000
+SHORT_ID_LENGTH = 8
+SHORT_ID_ALPHABET = string.ascii_letters + string.digits
+STUCK_AFTER = timedelta(minutes=10)
+LIST_ORDERS = ("created_at", "updated_at", "name")
+DEFAULT_ORDER = "-updated_at"
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
+# A change of one of these makes the existing screenshots wrong, so it regenerates.
+CAPTURE_FIELDS = ("url", "widths", "block_consent_modals")
+CREATE_LIMIT_SCOPE = "heatmap-create"
+
+
+class HeatmapInputError(ValueError):
+    """Input that cannot become (or change) a heatmap. `field` is the API's name of the offending field."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class HeatmapNotFound(LookupError):
+    """No such heatmap in this project (unknown, deleted, or another project's)."""
+
+
+class CreateRateLimited(Exception):
+    """The user has created as many heatmaps as HEATMAP_CREATE_RATE_LIMIT allows for now."""
+
+    def __init__(self, retry_after: int, limit: str) -> None:
+        super().__init__(f"Too many heatmaps created ({limit}). Try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+        self.limit = limit
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+
+def _clean_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise HeatmapInputError("url", "Enter the URL of the page to capture.")
+    if len(value.strip()) > MAX_URL_LENGTH:
+        raise HeatmapInputError("url", f"The URL is longer than {MAX_URL_LENGTH} characters.")
+    allow_hosts = parse_allow_hosts(current_app.config["CAPTURE_ALLOW_HOSTS"])
+    try:
+        return check_url(value, allow_hosts)
+    except UnsafeURLError as error:
+        raise HeatmapInputError("url", str(error)) from None
+
+
+def _clean_data_url(value: Any) -> str | None:
+    # data_url is matched against collected events, never opened by the server, so it is not SSRF-checked.
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise HeatmapInputError("data_url", "data_url must be a string.")
+    if len(value) > MAX_URL_LENGTH:
+        raise HeatmapInputError("data_url", f"data_url is longer than {MAX_URL_LENGTH} characters.")
+    return value.strip() or None
+
+
+def _clean_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise HeatmapInputError("name", "The name must be a string.")
+    if len(value) > MAX_NAME_LENGTH:
+        raise HeatmapInputError("name", f"The name is longer than {MAX_NAME_LENGTH} characters.")
+    return value.strip() or None
+
+
+def clean_widths(value: Any) -> list[int]:
+    """Widths as a sorted list without duplicates, each MIN_WIDTH–MAX_WIDTH, at most MAX_WIDTHS of them."""
+    if not isinstance(value, list | tuple):
+        raise HeatmapInputError("widths", "widths must be a list of integers.")
+    if any(isinstance(width, bool) or not isinstance(width, int) for width in value):
+        raise HeatmapInputError("widths", "Every width must be an integer.")
+    if any(not MIN_WIDTH <= width <= MAX_WIDTH for width in value):
+        raise HeatmapInputError("widths", f"Every width must be between {MIN_WIDTH} and {MAX_WIDTH} pixels.")
+    widths = sorted(set(value))
+    if not widths:
+        raise HeatmapInputError("widths", "Give at least one width.")
+    if len(widths) > MAX_WIDTHS:
+        raise HeatmapInputError("widths", f"Give at most {MAX_WIDTHS} different widths.")
+    return widths
+
+
+def _clean_type(value: Any) -> str:
+    if value not in HEATMAP_TYPES:
+        raise HeatmapInputError("type", f"type must be one of: {', '.join(HEATMAP_TYPES)}.")
+    return str(value)
+
+
+def _clean_bool(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise HeatmapInputError(field, f"{field} must be true or false.")
+    return value
+
+
+def _require_mapping(data: Any) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise HeatmapInputError(None, "The body must be a JSON object.")
+    return data
+
+
+# --- rate limit -----------------------------------------------------------------------------------
+
+
+def check_create_rate_limit(user: User) -> None:
+    """Count one creation by `user` against HEATMAP_CREATE_RATE_LIMIT, or raise CreateRateLimited.
+
+    The counters live in Flask-Limiter's Redis storage, so every process and both the API and the UI
+    share them. Nothing is counted when one of the limits is already exhausted.
+    """
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return
+    rule = current_app.config["HEATMAP_CREATE_RATE_LIMIT"]
+    identifiers = (CREATE_LIMIT_SCOPE, str(user.id))
+    strategy = limiter.limiter
+    items = parse_many(rule)
+    exhausted = [item for item in items if not strategy.test(item, *identifiers)]
+    if exhausted:
+        reset_at = max(strategy.get_window_stats(item, *identifiers).reset_time for item in exhausted)
+        raise CreateRateLimited(max(1, math.ceil(reset_at - time.time())), rule)
+    for item in items:
+        strategy.hit(item, *identifiers)
+
+
+# --- queries --------------------------------------------------------------------------------------
+
+
+def _visible(project: Project) -> Select[tuple[SavedHeatmap]]:
+    return select(SavedHeatmap).where(SavedHeatmap.project_id == project.id, SavedHeatmap.deleted.is_(False))
+
+
+def _order_by(order: str) -> Any:
+    column_name = order.removeprefix("-")
+    if column_name not in LIST_ORDERS:
+        raise HeatmapInputError("order", f"order must be one of: {', '.join(LIST_ORDERS)}, each optionally with '-'.")
+    column = getattr(SavedHeatmap, column_name)
+    return column.desc() if order.startswith("-") else column.asc()
+
+
+def list_heatmaps(
+    project: Project,
+    *,
+    type: str | None = None,
+    status: str | None = None,
+    search: str | None = None,
+    created_by: int | None = None,
+    order: str = DEFAULT_ORDER,
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
+) -> tuple[list[SavedHeatmap], int]:
+    """One page of the project's heatmaps (created_by and snapshots loaded) and the total that match."""
+    if type is not None and type not in HEATMAP_TYPES:
+        raise HeatmapInputError("type", f"type must be one of: {', '.join(HEATMAP_TYPES)}.")
+    if status is not None and status not in HEATMAP_STATUSES:
+        raise HeatmapInputError("status", f"status must be one of: {', '.join(HEATMAP_STATUSES)}.")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise HeatmapInputError("limit", f"limit must be between 1 and {MAX_LIMIT}.")
+    if offset < 0:
+        raise HeatmapInputError("offset", "offset must be 0 or more.")
+    ordering = _order_by(order)
+
+    query = _visible(project)
+    if type is not None:
+        query = query.where(SavedHeatmap.type == type)
+    if status is not None:
+        query = query.where(SavedHeatmap.status == status)
+    if created_by is not None:
+        query = query.where(SavedHeatmap.created_by_id == created_by)
+    if search:
+        query = query.where(
+            or_(SavedHeatmap.url.icontains(search, autoescape=True), SavedHeatmap.name.icontains(search, autoescape=True))
+        )
+
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = db.session.scalars(
+        query.options(selectinload(SavedHeatmap.created_by), selectinload(SavedHeatmap.snapshots))
+        .order_by(ordering, SavedHeatmap.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(page), total
+
+
+def get_heatmap(project: Project, short_id: str) -> SavedHeatmap:
+    """The project's heatmap with this short_id, re-enqueued first if its capture is stuck; else HeatmapNotFound."""
+    heatmap = db.session.scalar(_visible(project).where(SavedHeatmap.short_id == short_id))
+    if heatmap is None:
+        raise HeatmapNotFound(short_id)
+    requeue_if_stuck(heatmap)
+    return heatmap
+
+
+def get_heatmap_by_id(project: Project, heatmap_id: str) -> SavedHeatmap:
+    """The project's heatmap with this id (uuid), re-enqueued first if its capture is stuck; else HeatmapNotFound."""
+    heatmap = db.session.scalar(_visible(project).where(SavedHeatmap.id == heatmap_id))
+    if heatmap is None:
+        raise HeatmapNotFound(heatmap_id)
+    requeue_if_stuck(heatmap)
+    return heatmap
+
+
+# --- capture scheduling ---------------------------------------------------------------------------
+
+
+def _capture_job_is_waiting(heatmap: SavedHeatmap) -> bool:
+    job = Job.fetch_many([f"capture-{heatmap.id}-{heatmap.capture_generation}"], connection=redis_connection())[0]
+    return job is not None and job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.SCHEDULED)
+
+
+def requeue_if_stuck(heatmap: SavedHeatmap) -> bool:
+    """Re-enqueue a screenshot heatmap left `processing` for over STUCK_AFTER (a dead worker, a lost job).
+
+    A job still waiting in the queue is only slow, not stuck. The conditional UPDATE lets exactly one of
+    several concurrent readers re-enqueue.
+    """
+    if heatmap.type != "screenshot" or heatmap.status != "processing":
+        return False
+    enqueued_at = heatmap.capture_enqueued_at or heatmap.updated_at
+    if utcnow() - enqueued_at <= STUCK_AFTER or _capture_job_is_waiting(heatmap):
+        return False
+    now = utcnow()
+    claimed = db.session.execute(
+        update(SavedHeatmap)
+        .where(
+            SavedHeatmap.id == heatmap.id,
+            SavedHeatmap.status == "processing",
+            SavedHeatmap.capture_generation == heatmap.capture_generation,
+            SavedHeatmap.capture_enqueued_at.is_(None)
+            if heatmap.capture_enqueued_at is None
+            else SavedHeatmap.capture_enqueued_at == heatmap.capture_enqueued_at,
+        )
+        .values(capture_enqueued_at=now, updated_at=SavedHeatmap.updated_at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    db.session.refresh(heatmap)
+    if claimed:
+        current_app.logger.warning("Re-enqueueing stuck capture of heatmap %s", heatmap.id)
+        enqueue_capture(heatmap.id, heatmap.capture_generation)
+    return bool(claimed)
+
+
+def _start_capture(heatmap: SavedHeatmap) -> None:
+    """Mark a new generation as processing; the caller commits and then calls _enqueue."""
+    heatmap.status = "processing"
+    heatmap.exception = None
+    heatmap.capture_generation = (heatmap.capture_generation or 0) + 1
+    heatmap.capture_enqueued_at = utcnow()
+
+
+def _enqueue(heatmap: SavedHeatmap) -> None:
+    # After the commit, so the job always finds the row; if Redis is down now, requeue_if_stuck recovers it.
+    enqueue_capture(heatmap.id, heatmap.capture_generation)
+
+
+# --- writes ---------------------------------------------------------------------------------------
+
+
+def _new_short_id(project: Project) -> str:
+    while True:
+        short_id = "".join(secrets.choice(SHORT_ID_ALPHABET) for _ in range(SHORT_ID_LENGTH))
+        taken = db.session.scalar(
+            select(SavedHeatmap.id).where(SavedHeatmap.project_id == project.id, SavedHeatmap.short_id == short_id)
+        )
+        if taken is None:
+            return short_id
+
+
+def create_heatmap(project: Project, user: User, data: Mapping[str, Any]) -> SavedHeatmap:
+    """Validate `data`, count it against the user's create limit, save it, and enqueue a screenshot capture.
+
+    Only valid input is counted against the limit: the limit protects the capture workers, and a
+    rejected request costs them nothing.
+    """
+    data = _require_mapping(data)
+    url = _clean_url(data.get("url"))
+    heatmap_type = _clean_type(data.get("type", "screenshot"))
+    heatmap = SavedHeatmap(
+        project_id=project.id,
+        short_id="",
+        name=_clean_name(data.get("name")),
+        url=url,
+        data_url=_clean_data_url(data.get("data_url")) or url,
+        target_widths=clean_widths(data["widths"]) if data.get("widths") is not None else list(DEFAULT_WIDTHS),
+        type=heatmap_type,
+        block_consent_modals=_clean_bool("block_consent_modals", data.get("block_consent_modals", False)),
+        created_by=user,
+        status="completed",
+    )
+    check_create_rate_limit(user)
+    heatmap.short_id = _new_short_id(project)
+    if heatmap.type == "screenshot":
+        _start_capture(heatmap)
+    db.session.add(heatmap)
+    db.session.commit()
+    if heatmap.type == "screenshot":
+        _enqueue(heatmap)
+    return heatmap
+
+
+def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatmap:
+    """Apply a partial update; a changed url, widths or block_consent_modals regenerates a screenshot heatmap.
+
+    `deleted: true` soft-deletes. Fields not listed here (type, status, …) are read-only and ignored.
+    """
+    data = _require_mapping(data)
+    changes: dict[str, Any] = {}
+    if "name" in data:
+        changes["name"] = _clean_name(data["name"])
+    if "url" in data:
+        changes["url"] = _clean_url(data["url"])
+    if "data_url" in data:
+        changes["data_url"] = _clean_data_url(data["data_url"])
+    if "widths" in data:
+        changes["target_widths"] = clean_widths(data["widths"])
+    if "block_consent_modals" in data:
+        changes["block_consent_modals"] = _clean_bool("block_consent_modals", data["block_consent_modals"])
+    deleting = _clean_bool("deleted", data["deleted"]) if "deleted" in data else False
+
+    regenerates = any(
+        changes.get(field, current) != current
+        for field, current in (
+            ("url", heatmap.url),
+            ("target_widths", heatmap.target_widths),
+            ("block_consent_modals", heatmap.block_consent_modals),
+        )
+    )
+    for field, value in changes.items():
+        setattr(heatmap, field, value)
+    if "data_url" in changes and changes["data_url"] is None:
+        heatmap.data_url = heatmap.url
+    if deleting:
+        return delete_heatmap(heatmap)
+    if regenerates and heatmap.type == "screenshot":
+        return regenerate_heatmap(heatmap)
+    db.session.commit()
+    return heatmap
+
+
+def delete_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
+    """Soft delete: the row stays (with its files) but the heatmap is gone from every read."""
+    heatmap.deleted = True
+    db.session.commit()
+    return heatmap
+
+
+def regenerate_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
+    """Capture a screenshot heatmap again as a new generation.
+
+    Snapshots of the previous generation stay served until the new capture replaces them width by
+    width; snapshots of widths no longer targeted are removed now.
+    """
+    if heatmap.type != "screenshot":
+        raise HeatmapInputError("type", "Only screenshot heatmaps can be regenerated.")
+    dropped = [snapshot for snapshot in heatmap.snapshots if snapshot.width not in heatmap.target_widths]
+    for snapshot in dropped:
+        heatmap.snapshots.remove(snapshot)
+    _start_capture(heatmap)
+    db.session.commit()
+    storage.delete_snapshot_files(dropped)
+    _enqueue(heatmap)
+    return heatmap
+
+
+# --- snapshots ------------------------------------------------------------------------------------
+
+
+def pick_snapshot(heatmap: SavedHeatmap, width: int) -> HeatmapSnapshot | None:
+    """The snapshot at exactly `width`, else the one with content nearest to it (ties: the smaller width)."""
+    with_content = [snapshot for snapshot in heatmap.snapshots if snapshot.has_content]
+    if not with_content:
+        return None
+    return min(with_content, key=lambda snapshot: (abs(snapshot.width - width), snapshot.width))

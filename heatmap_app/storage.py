@@ -1,0 +1,157 @@
+"""The media store: snapshot JPEGs and their thumbnails under MEDIA_ROOT.
+
+Files are written atomically (a temp file in the same folder, then os.replace) under names the server
+generates, so a reader sees either nothing or a whole file, and no user input ever reaches a path.
+The database keeps paths relative to MEDIA_ROOT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from flask import current_app
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import select
+
+from heatmap_app.extensions import db
+from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
+from heatmap_app.models.base import utcnow
+
+SNAPSHOT_FOLDER = "snapshots"
+THUMBNAIL_WIDTH = 320
+THUMBNAIL_MAX_HEIGHT = 480  # the top of the page: what a person recognises a page by
+THUMBNAIL_QUALITY = 70
+
+
+class StorageError(ValueError):
+    """Bytes that cannot be stored as a snapshot."""
+
+
+class StaleCaptureError(RuntimeError):
+    """A capture of an older generation tried to store a snapshot; the heatmap has moved on."""
+
+
+def media_root() -> Path:
+    return Path(current_app.config["MEDIA_ROOT"]).resolve()
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that the path never holds a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(descriptor, "wb") as temp_file:
+            temp_file.write(data)
+            temp_file.flush()
+            os.fsync(temp_file.fileno())
+        os.chmod(temp_name, 0o644)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def make_thumbnail(image: Image.Image) -> bytes:
+    """A JPEG at most THUMBNAIL_WIDTH wide (never upscaled), cropped to the top of the page."""
+    target_width = min(THUMBNAIL_WIDTH, image.width)
+    scale = target_width / image.width
+    source_height = min(image.height, round(THUMBNAIL_MAX_HEIGHT / scale))
+    target_height = max(1, round(source_height * scale))
+    thumbnail = image.crop((0, 0, image.width, source_height)).convert("RGB")
+    thumbnail = thumbnail.resize((target_width, target_height), Image.Resampling.LANCZOS)
+    output = io.BytesIO()
+    thumbnail.save(output, format="JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
+    return output.getvalue()
+
+
+def _open_jpeg(jpeg_bytes: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(jpeg_bytes))
+        image.load()
+    except (UnidentifiedImageError, OSError) as error:
+        raise StorageError(f"Not a readable image: {error}") from None
+    if image.format != "JPEG":
+        raise StorageError(f"Snapshots are JPEG; got {image.format}.")
+    return image
+
+
+def _absolute(relative_path: str) -> Path:
+    root = media_root()
+    path = (root / relative_path).resolve()
+    if not path.is_relative_to(root):
+        raise StorageError(f"{relative_path!r} is outside the media root.")
+    return path
+
+
+def snapshot_file_path(snapshot: HeatmapSnapshot) -> Path:
+    return _absolute(snapshot.file_path)
+
+
+def thumbnail_file_path(snapshot: HeatmapSnapshot) -> Path:
+    return _absolute(snapshot.thumbnail_path)
+
+
+def store_snapshot(
+    heatmap: SavedHeatmap | str,
+    width: int,
+    jpeg_bytes: bytes,
+    page_height: int,
+    *,
+    generation: int | None = None,
+) -> HeatmapSnapshot:
+    """Store the screenshot of `heatmap` at viewport `width` (replacing any earlier one) and commit.
+
+    With `generation`, a capture that is no longer the heatmap's current one raises StaleCaptureError
+    and stores nothing. The replaced files are removed only after the commit, so a concurrent reader
+    of the old row still finds its file.
+    """
+    if isinstance(heatmap, str):
+        heatmap = db.session.get_one(SavedHeatmap, heatmap)
+    if generation is not None and generation != heatmap.capture_generation:
+        raise StaleCaptureError(
+            f"Generation {generation} of heatmap {heatmap.id} is stale (now {heatmap.capture_generation})."
+        )
+    image = _open_jpeg(jpeg_bytes)
+    token = secrets.token_hex(8)
+    folder = Path(SNAPSHOT_FOLDER) / heatmap.id
+    file_path = folder / f"{width}-{token}.jpg"
+    thumbnail_path = folder / f"{width}-{token}-thumb.jpg"
+    write_atomically(_absolute(str(file_path)), jpeg_bytes)
+    write_atomically(_absolute(str(thumbnail_path)), make_thumbnail(image))
+
+    snapshot = db.session.scalar(
+        select(HeatmapSnapshot).where(HeatmapSnapshot.heatmap_id == heatmap.id, HeatmapSnapshot.width == width)
+    )
+    replaced = [snapshot.file_path, snapshot.thumbnail_path] if snapshot is not None else []
+    if snapshot is None:
+        snapshot = HeatmapSnapshot(heatmap_id=heatmap.id, width=width)
+        db.session.add(snapshot)
+    snapshot.height = image.height
+    snapshot.page_height = page_height
+    snapshot.byte_size = len(jpeg_bytes)
+    snapshot.file_path = str(file_path)
+    snapshot.thumbnail_path = str(thumbnail_path)
+    snapshot.content_hash = content_hash(jpeg_bytes)
+    snapshot.created_at = utcnow()
+    db.session.commit()
+    db.session.expire(heatmap, ["snapshots"])
+    for relative_path in replaced:
+        _absolute(relative_path).unlink(missing_ok=True)
+    return snapshot
+
+
+def delete_snapshot_files(snapshots: Iterable[HeatmapSnapshot]) -> None:
+    """Remove the files of snapshots whose rows are already gone."""
+    for snapshot in snapshots:
+        snapshot_file_path(snapshot).unlink(missing_ok=True)
+        thumbnail_file_path(snapshot).unlink(missing_ok=True)
