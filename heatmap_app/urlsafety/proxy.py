@@ -26,6 +26,7 @@ import re
 import socket
 import threading
 from collections import OrderedDict
+from urllib.parse import urljoin, urlsplit
 
 from .core import (
     IPAddress,
@@ -147,6 +148,18 @@ def _body_framing(head: _Head, *, request_method: bytes | None = None) -> tuple[
     return ("none", 0) if request_method is None else ("eof", 0)
 
 
+def _norm_url(url: str) -> str | None:
+    """``scheme://host:port/path?query`` with the canonical host and explicit port, or None."""
+    try:
+        scheme, host, port = split_url(url.strip())
+        parts = urlsplit(url.strip())
+    except (UnsafeURLError, ValueError):
+        return None
+    path = parts.path or "/"
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{scheme}://{allow_key(host, port)}{path}{query}"
+
+
 def _safe_header_value(text: str) -> str:
     return "".join(c if 32 <= ord(c) < 127 else "?" for c in text)[:300]
 
@@ -181,6 +194,7 @@ class GuardProxy:
         self._lock = threading.Lock()
         self._blocked: OrderedDict[str, str] = OrderedDict()
         self._log: list[tuple[str, str]] = []
+        self._redirects: OrderedDict[str, str] = OrderedDict()
         self._stopping = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -269,26 +283,47 @@ class GuardProxy:
         except UnsafeURLError:
             return None
         with self._lock:
-            return self._blocked.get(allow_key(host, port))
+            seen = set()
+            current: str | None = _norm_url(url)
+            reason = self._blocked.get(allow_key(host, port))
+            # Follow plain-http redirects the proxy has seen (bounded), so that the URL the
+            # engine asked for explains a redirect to a blocked address.
+            while reason is None and current is not None and current not in seen and len(seen) < 20:
+                seen.add(current)
+                current = self._redirects.get(current)
+                if current is not None:
+                    reason = self._blocked.get(current.split("/", 3)[2])
+            return reason
 
     @property
     def blocked_requests(self) -> list[tuple[str, str]]:
-        """``(host:port, reason)`` for every refused request, oldest first (bounded)."""
+        """``(target, reason)`` for every refused request, oldest first (bounded): the target is
+        the request URL for plain http and ``host:port`` for CONNECT (https, WebSockets)."""
         with self._lock:
             return list(self._log)
 
-    def _record_block(self, key: str, reason: str) -> None:
+    def _record_redirect(self, source: str, location: str) -> None:
+        src, dst = _norm_url(source), _norm_url(urljoin(source, location))
+        if src is None or dst is None:
+            return
+        with self._lock:
+            self._redirects[src] = dst
+            self._redirects.move_to_end(src)
+            while len(self._redirects) > _MAX_LOG:
+                self._redirects.popitem(last=False)
+
+    def _record_block(self, key: str, reason: str, target: str | None = None) -> None:
         with self._lock:
             self._blocked[key] = reason
             self._blocked.move_to_end(key)
             while len(self._blocked) > _MAX_LOG:
                 self._blocked.popitem(last=False)
             if len(self._log) < _MAX_LOG:
-                self._log.append((key, reason))
+                self._log.append((target or key, reason))
 
     # ------------------------------------------------------------------ checking
 
-    async def _check(self, host: str | IPAddress, port: int) -> list[IPAddress]:
+    async def _check(self, host: str | IPAddress, port: int, target: str | None = None) -> list[IPAddress]:
         """Resolve and check once; the returned addresses are the only ones we connect to.
         Raises UnsafeURLError (and records it)."""
         key = allow_key(host, port)
@@ -306,11 +341,11 @@ class GuardProxy:
             ):
                 raise UnsafeURLError("Requests to the guard proxy itself are refused.")
         except UnsafeURLError as exc:
-            self._record_block(key, exc.reason)
+            self._record_block(key, exc.reason, target)
             raise
         except asyncio.TimeoutError:
             reason = f"The host {host_to_str(host)} did not resolve in time."
-            self._record_block(key, reason)
+            self._record_block(key, reason, target)
             raise UnsafeURLError(reason) from None
         return addresses
 
@@ -495,10 +530,10 @@ class GuardProxy:
             port = _parse_port(port_text) if port_text else 80
         except UnsafeURLError as exc:
             # canonical_host refusals are policy refusals: record them against the raw authority.
-            self._record_block(authority.lower(), exc.reason)
+            self._record_block(authority.lower(), exc.reason, target_text[:300])
             raise
         req_framing, req_len = _body_framing(head)
-        addresses = await self._check(host, port)
+        addresses = await self._check(host, port, target_text[:300])
 
         key = f"{allow_key(host, port)}|{','.join(a.compressed for a in addresses)}"
         if upstream is not None and (upstream[0] != key or upstream[1].at_eof()):
@@ -558,6 +593,13 @@ class GuardProxy:
             break
         if status == 101:
             raise _BadRequest(502, "protocol upgrades are only supported through CONNECT")
+        if 300 <= status < 400:
+            location = resp.get(b"location")
+            if location:
+                try:
+                    self._record_redirect(target_text, location.decode("latin-1"))
+                except ValueError:
+                    pass
         framing, length = _body_framing(resp, request_method=method)
         client_keep = (
             version == b"HTTP/1.1" and b"close" not in conn_tokens and framing != "eof"

@@ -112,7 +112,7 @@ def test_blocked_reason_is_readable(env):
     get(guard, f"{internal.origin}/secret")
     reason = guard.blocked_reason(f"{internal.origin}/other")
     assert reason == f"The address {INTERNAL_IP} is loopback and cannot be captured."
-    assert guard.blocked_requests == [(f"{INTERNAL_IP}:{public.port}", reason)]
+    assert guard.blocked_requests == [(f"{internal.origin}/secret", reason)]
     assert guard.blocked_reason(f"{internal.origin.replace(str(public.port), '1')}/") is None
     assert guard.blocked_reason("chrome-error://chromewebdata/") is None
 
@@ -131,6 +131,9 @@ def test_redirect_target_is_checked_too(env):
     r, _ = get(guard, r.getheader("Location"))
     assert r.status == 403  # ... and refuses the browser's next request
     assert internal.requests == []
+    # the URL that was asked for explains itself through the redirect the proxy saw
+    assert "loopback" in guard.blocked_reason(f"{public.origin}/redirect-internal")
+    assert guard.blocked_reason(f"{public.origin}/") is None
 
 
 def test_rebinding_connects_to_the_checked_address(env):
