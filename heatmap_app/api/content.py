@@ -1,0 +1,55 @@
+"""The screenshot itself: GET heatmap_screenshots/<id>/content?width=N."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request, send_file
+
+from heatmap_app import heatmaps, storage
+from heatmap_app.api import project_route
+from heatmap_app.api.auth import require_api_key
+from heatmap_app.api.serializers import serialize_heatmap
+from heatmap_app.errors import APIError
+from heatmap_app.models import HeatmapSnapshot, Project
+
+DEFAULT_CONTENT_WIDTH = 1024
+# Short, because the nearest width served for a URL changes as widths land; the ETag makes revalidation cheap.
+CONTENT_MAX_AGE = 60
+
+
+def _requested_width() -> int:
+    raw = request.args.get("width")
+    if raw is None:
+        return DEFAULT_CONTENT_WIDTH
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise APIError(400, "width must be a positive integer.", attr="width")
+    return int(raw)
+
+
+def send_snapshot(snapshot: HeatmapSnapshot) -> Response:
+    response = send_file(
+        storage.snapshot_file_path(snapshot),
+        mimetype="image/jpeg",
+        etag=snapshot.content_hash,
+        last_modified=snapshot.created_at,
+        max_age=CONTENT_MAX_AGE,
+        conditional=True,
+    )
+    response.cache_control.public = False
+    response.cache_control.private = True
+    response.headers["Content-Disposition"] = f'inline; filename="screenshot-{snapshot.heatmap_id}-{snapshot.width}.jpg"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@project_route("/heatmap_screenshots/<heatmap_id>/content", methods=["GET"])
+@require_api_key("heatmap:read")
+def screenshot_content(project: Project, heatmap_id: str) -> Response | tuple[dict[str, Any], int]:
+    width = _requested_width()
+    heatmap = heatmaps.get_heatmap_by_id(project, heatmap_id)
+    snapshot = heatmaps.pick_snapshot(heatmap, width)
+    if snapshot is None:
+        # Also when failed: clients read status and exception from this body to stop polling.
+        return serialize_heatmap(heatmap), 202
+    return send_snapshot(snapshot)
