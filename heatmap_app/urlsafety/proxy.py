@@ -329,12 +329,15 @@ class GuardProxy:
         key = allow_key(host, port)
         loop = asyncio.get_running_loop()
         try:
-            addresses = await asyncio.wait_for(
-                loop.run_in_executor(
-                    None, lambda: check_endpoint(host, port, self.allow_hosts, resolve=self.resolve)
-                ),
-                self.resolve_timeout,
-            )
+            if not isinstance(host, str):  # IP literal: nothing to resolve, no thread hop
+                addresses = check_endpoint(host, port, self.allow_hosts, resolve=self.resolve)
+            else:
+                addresses = await asyncio.wait_for(
+                    loop.run_in_executor(
+                        None, lambda: check_endpoint(host, port, self.allow_hosts, resolve=self.resolve)
+                    ),
+                    self.resolve_timeout,
+                )
             if port == self.port and any(
                 ip.is_loopback or ip.is_unspecified or getattr(ip, "ipv4_mapped", None) is not None
                 for ip in addresses
