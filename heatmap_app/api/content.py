@@ -36,8 +36,7 @@ def send_snapshot(snapshot: HeatmapSnapshot) -> Response:
         max_age=CONTENT_MAX_AGE,
         conditional=True,
     )
-    response.cache_control.public = False
-    response.cache_control.private = True
+    response.headers["Cache-Control"] = f"private, max-age={CONTENT_MAX_AGE}"
     response.headers["Content-Disposition"] = f'inline; filename="screenshot-{snapshot.heatmap_id}-{snapshot.width}.jpg"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
