@@ -43,6 +43,7 @@ LIST_ORDERS = ("created_at", "updated_at", "name")
 DEFAULT_ORDER = "-updated_at"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
+MAX_INTEGER = 2**31 - 1  # ids and offsets beyond a 32-bit INTEGER cannot match a row (nor bind on SQLite)
 # A change of one of these makes the existing screenshots wrong, so it regenerates.
 CAPTURE_FIELDS = ("url", "widths", "block_consent_modals")
 CREATE_LIMIT_SCOPE = "heatmap-create"
@@ -196,8 +197,10 @@ def list_heatmaps(
         raise HeatmapInputError("status", f"status must be one of: {', '.join(HEATMAP_STATUSES)}.")
     if not 1 <= limit <= MAX_LIMIT:
         raise HeatmapInputError("limit", f"limit must be between 1 and {MAX_LIMIT}.")
-    if offset < 0:
-        raise HeatmapInputError("offset", "offset must be 0 or more.")
+    if not 0 <= offset <= MAX_INTEGER:
+        raise HeatmapInputError("offset", f"offset must be between 0 and {MAX_INTEGER}.")
+    if created_by is not None and not 1 <= created_by <= MAX_INTEGER:
+        raise HeatmapInputError("created_by", "created_by must be a user id.")
     ordering = _order_by(order)
 
     query = _visible(project)

@@ -97,5 +97,12 @@ def capture_queue(redis_conn: Redis) -> Queue:
 
 
 def queued_captures(queue: Queue) -> list[tuple[Any, ...]]:
-    """(function name, *args) of every job waiting in the real capture queue."""
-    return [(job.func_name, *job.args) for job in queue.get_jobs()]
+    """(function name, *args) of every job waiting in the real capture queue for a heatmap of this test.
+
+    Jobs of heatmaps unknown to this test's database are another test run's sharing the Redis database.
+    """
+    return [
+        (job.func_name, *job.args)
+        for job in queue.get_jobs()
+        if job.args and db.session.get(SavedHeatmap, job.args[0]) is not None
+    ]

@@ -105,6 +105,8 @@ def test_orders_by_a_whitelisted_column(
         ("limit=501", "limit"),
         ("limit=ten", "limit"),
         ("offset=-1", "offset"),
+        ("offset=13441428104777776665586565120", "offset"),
+        ("created_by=67428576631347531091017728", "created_by"),
         ("type=video", "type"),
         ("status=done", "status"),
         ("created_by=ada", "created_by"),
