@@ -43,6 +43,7 @@ CHROME_ARGUMENTS = (
 # Below the cap, JPEG quality is lowered in these steps before a page counts as too large.
 FALLBACK_JPEG_QUALITIES = (50, 35, 20)
 LOAD_POLL_SECONDS = 0.05
+LOAD_POLL_TIMEOUT_SECONDS = 1.0
 ANDROID_PLATFORM = "(Linux; Android 10; K)"
 
 _SCRIPTS = files(__package__).joinpath("scripts")
@@ -198,7 +199,6 @@ class Browser:
         return webdriver.Chrome(options=options, service=self._service)
 
     def _prepare_browser(self) -> _UserAgents:
-        self._driver.set_script_timeout(self.settings.command_timeout)
         self._cdp("Page.addScriptToEvaluateOnNewDocument", {"source": TRACK_REQUESTS_JS})
         self._cdp("Emulation.setScrollbarsHidden", {"hidden": True})
         user_agent, brands = self._driver.execute_script(
@@ -248,17 +248,19 @@ class Browser:
 
     def _load(self, url: str, explain_navigation_failure: ExplainNavigationFailure | None) -> None:
         settings = self.settings
+        self._driver.set_script_timeout(settings.command_timeout)
         self._driver.execute_script("window.__heatmapPreviousDocument = true")
         self._driver.get(url)
+        # Until the server answers, Chrome answers no command for the page: poll with short timeouts.
+        self._driver.set_script_timeout(LOAD_POLL_TIMEOUT_SECONDS)
 
         parsed_by = time.monotonic() + settings.page_load_timeout
         state = self._poll_load_state(lambda s: not s["stale"] and s["readyState"] != "loading", parsed_by)
-        if state["stale"] or state["failed"]:
-            self._driver.execute_script("window.stop()")
+        if state is None or state["stale"] or state["failed"]:
             reason = explain_navigation_failure(url) if explain_navigation_failure else None
             if reason:
                 raise PermanentCaptureError(f"Blocked: {reason}")
-            if state["failed"]:
+            if state is not None and state["failed"]:
                 raise TransientCaptureError(f"The page could not be reached ({state['errorCode'] or 'network error'})")
             raise TransientCaptureError(f"The page did not answer within {settings.page_load_timeout:g} seconds")
         status = state["status"]
@@ -281,20 +283,27 @@ class Browser:
             lambda s: s["readyState"] == "complete" or (s["quietSeconds"] >= quiet and not s["imagesPending"]),
             time.monotonic() + settings.resources_timeout,
         )
-        if state["readyState"] != "complete":
+        if state is None or state["readyState"] != "complete":
             # Only requests that hang or crawl are left; they must not hold the capture.
             self._driver.execute_script("window.stop()")
 
-    def _poll_load_state(self, done: Callable[[dict[str, Any]], bool], deadline: float) -> dict[str, Any]:
-        while True:
-            state = self._driver.execute_script(LOAD_STATE_JS)
-            if done(state) or time.monotonic() >= deadline:
-                return state
+    def _poll_load_state(self, done: Callable[[dict[str, Any]], bool], deadline: float) -> dict[str, Any] | None:
+        """The last load state seen by the deadline, or None if the page never answered."""
+        state = None
+        while time.monotonic() < deadline:
+            try:
+                state = self._driver.execute_script(LOAD_STATE_JS)
+            except TimeoutException:
+                continue
+            if done(state):
+                break
             time.sleep(LOAD_POLL_SECONDS)
+        return state
 
     def _shoot(self, width: int, block_consent_modals: bool) -> Shot:
         settings = self.settings
         self._set_viewport(width)
+        self._driver.set_script_timeout(settings.command_timeout)
         page = self._driver.execute_async_script(
             PREPARE_SHOT_JS,
             {

@@ -1,0 +1,112 @@
+"""No Chrome or chromedriver outlives its capture, whichever way the capture ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from heatmap_app.capture import Browser, CaptureError, CaptureSettings, Shot, capture
+from tests.capture.processes import LiveProcess, live_processes
+from tests.capture.servers import PageServer
+
+pytestmark = pytest.mark.browser
+
+
+class BrowserProcessWatch:
+    """Notes, while a capture runs, the process groups and profiles of the browsers this test started."""
+
+    def __init__(self) -> None:
+        self.process_group_ids: set[int] = set()
+        self.user_data_dirs: set[str] = set()
+
+    def note_running_browsers(self, *_: object) -> None:
+        for process in live_processes():
+            if process.parent_pid == os.getpid() and "chromedriver" in process.command_line:
+                self.process_group_ids.add(process.process_group_id)
+        for process in self.processes_left():
+            self.user_data_dirs.update(
+                part.removeprefix("--user-data-dir=")
+                for part in process.command_line.split()
+                if part.startswith("--user-data-dir=")
+            )
+
+    def processes_left(self) -> list[LiveProcess]:
+        return [
+            process
+            for process in live_processes()
+            if process.process_group_id in self.process_group_ids
+            or any(directory in process.command_line for directory in self.user_data_dirs)
+        ]
+
+
+def wait_until_gone(watch: BrowserProcessWatch, seconds: float = 5) -> list[LiveProcess]:
+    deadline = time.monotonic() + seconds
+    while (left := watch.processes_left()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_twenty_captures_leave_no_chrome_or_chromedriver_behind(page_server: PageServer) -> None:
+    watch = BrowserProcessWatch()
+    shots: list[Shot] = []
+
+    def on_shot(shot: Shot) -> None:
+        watch.note_running_browsers()
+        shots.append(shot)
+
+    def capture_once(_: int) -> None:
+        capture(page_server.url("hero-100vh.html"), [1024], CaptureSettings(), on_shot=on_shot)
+
+    # Two at a time, as two workers on this two-core machine would.
+    with ThreadPoolExecutor(max_workers=2) as workers:
+        list(workers.map(capture_once, range(20)))
+
+    assert len(shots) == 20
+    assert len(watch.process_group_ids) == 20
+    assert len(watch.user_data_dirs) == 20
+    assert watch.processes_left() == []
+    assert not any(Path(directory).exists() for directory in watch.user_data_dirs)
+
+
+@pytest.mark.parametrize("page", ["status/404", "hang/page.html"])
+def test_a_failed_capture_leaves_no_process_behind(page_server: PageServer, page: str) -> None:
+    watch = BrowserProcessWatch()
+
+    def explain_and_note(url: str) -> None:
+        watch.note_running_browsers()
+
+    with pytest.raises(CaptureError):
+        capture(
+            page_server.url(page),
+            [1024],
+            CaptureSettings(page_load_timeout=1),
+            explain_navigation_failure=explain_and_note,
+        )
+
+    assert watch.process_group_ids, "the browser was watched while it ran"
+    assert watch.processes_left() == []
+
+
+def test_every_chrome_process_is_in_the_process_group_a_supervisor_can_kill(page_server: PageServer) -> None:
+    browser = Browser(CaptureSettings())
+    try:
+        browser.capture(page_server.url("hero-100vh.html"), [1024])
+        profile = browser.user_data_dir
+        chrome_processes = [p for p in live_processes() if profile in p.command_line]
+        assert chrome_processes
+        assert {p.process_group_id for p in chrome_processes} == {browser.process_group_id}
+
+        os.killpg(browser.process_group_id, signal.SIGKILL)
+
+        watch = BrowserProcessWatch()
+        watch.process_group_ids.add(browser.process_group_id)
+        watch.user_data_dirs.add(profile)
+        assert wait_until_gone(watch) == []
+    finally:
+        browser.close()
+    assert not Path(profile).exists()
