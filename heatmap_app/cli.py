@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from rq import Worker
 
 from heatmap_app.accounts import AccountError, create_api_key, create_user, find_user_by_email
 from heatmap_app.queue import CAPTURE_QUEUE, redis_connection
+from heatmap_app.worker import make_worker
 
 
 @click.command("create-user")
@@ -52,7 +52,8 @@ def create_api_key_command(email: str, label: str, scopes: str, projects: str | 
 @click.option("--queues", default=CAPTURE_QUEUE, show_default=True, help="Comma-separated queue names.")
 def worker_command(burst: bool, queues: str) -> None:
     """Run an RQ worker inside the app context."""
-    worker = Worker([name.strip() for name in queues.split(",") if name.strip()], connection=redis_connection())
+    worker = make_worker([name.strip() for name in queues.split(",") if name.strip()], redis_connection())
+    # The scheduler puts retried captures back on the queue once their back-off delay is over.
     worker.work(burst=burst, with_scheduler=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.job import Job
 
 CAPTURE_QUEUE = "captures"
@@ -27,7 +27,11 @@ def capture_queue() -> Queue:
 
 
 def enqueue_capture(heatmap_id: str, generation: int) -> Job:
-    """Queue the capture of one heatmap's generation; the job receives ids only."""
+    """Queue the capture of one heatmap's generation; the job receives ids only.
+
+    Three tries in all: each delay in CAPTURE_RETRY_DELAYS precedes one more try.
+    """
+    retry_delays = current_app.config["CAPTURE_RETRY_DELAYS"]
     return capture_queue().enqueue(
         "jobs.capture.capture_heatmap",
         heatmap_id,
@@ -37,5 +41,6 @@ def enqueue_capture(heatmap_id: str, generation: int) -> Job:
         result_ttl=JOB_RESULT_TTL,
         failure_ttl=JOB_FAILURE_TTL,
         ttl=JOB_QUEUED_TTL,
+        retry=Retry(max=len(retry_delays), interval=retry_delays) if retry_delays else None,
         description=f"capture heatmap {heatmap_id} (generation {generation})",
     )

@@ -68,6 +68,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def make_app(database_url: str, tmp_path: Path) -> Iterator[Any]:
     """Build a test app with overrides; every app made in a test shares its database, Redis and media."""
     apps: list[Flask] = []
+    Redis.from_url(TEST_REDIS_URL).flushdb()  # nothing a crashed earlier run left behind
 
     def factory(**overrides: Any) -> Flask:
         app = create_app(testing_config(tmp_path, database_url=database_url, redis_url=TEST_REDIS_URL, **overrides))
@@ -86,8 +87,14 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def app(make_app: Any) -> Iterator[Flask]:
-    application = make_app()
+def app_config() -> dict[str, Any]:
+    """Settings the `app` fixture overrides; a test folder's conftest redefines this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def app(make_app: Any, app_config: dict[str, Any]) -> Iterator[Flask]:
+    application = make_app(**app_config)
     with application.app_context():
         yield application
 

@@ -1,0 +1,119 @@
+"""The RQ job that captures a saved heatmap at every target width.
+
+It takes ids only, stores each width as soon as it is captured, and settles the heatmap's status once:
+`completed`, or `failed` with a readable reason — at once for permanent errors, after the last try for
+transient ones. A job of an older generation (the heatmap was regenerated or edited since) writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import current_app, has_app_context
+from rq import get_current_job
+from rq.job import Job
+from rq.timeouts import JobTimeoutException
+from sqlalchemy import update
+
+from heatmap_app.capture import CaptureError, PermanentCaptureError, Shot
+from heatmap_app.extensions import db
+from heatmap_app.models import SavedHeatmap
+from heatmap_app.models.base import utcnow
+from heatmap_app.screenshots import capture_page
+from heatmap_app.storage import StaleCaptureError, store_snapshot
+from heatmap_app.urlsafety import UnsafeURLError
+
+UNEXPECTED_FAILURE = "The capture failed unexpectedly. Try regenerating it; if it keeps failing, tell your admin."
+
+
+@contextmanager
+def _app_context() -> Iterator[None]:
+    """Jobs run inside `flask worker`'s app context; a plain `rq worker` gets an app of its own."""
+    if has_app_context():
+        yield
+        return
+    from heatmap_app import create_app
+
+    with create_app().app_context():
+        yield
+
+
+def capture_heatmap(heatmap_id: str, generation: int) -> str:
+    with _app_context():
+        # The work-horse is a fork of the worker: it must not share the parent's database connections.
+        db.engine.dispose(close=False)
+        return _capture(heatmap_id, generation)
+
+
+def _current_heatmap(heatmap_id: str, generation: int) -> SavedHeatmap | None:
+    db.session.expire_all()
+    heatmap = db.session.get(SavedHeatmap, heatmap_id)
+    if heatmap is None or heatmap.deleted or heatmap.capture_generation != generation:
+        return None
+    return heatmap
+
+
+def _capture(heatmap_id: str, generation: int) -> str:
+    heatmap = _current_heatmap(heatmap_id, generation)
+    if heatmap is None or heatmap.status != "processing":
+        return "superseded"
+    url, widths, block_consent_modals = heatmap.url, list(heatmap.target_widths), heatmap.block_consent_modals
+
+    def store(shot: Shot) -> None:
+        current = _current_heatmap(heatmap_id, generation)
+        if current is None:
+            raise StaleCaptureError(f"heatmap {heatmap_id} moved past generation {generation}")
+        store_snapshot(current, shot.width, shot.jpeg, shot.page_height, generation=generation)
+
+    try:
+        capture_page(current_app.config, url, widths, block_consent_modals=block_consent_modals, on_shot=store)
+    except StaleCaptureError:
+        return "superseded"
+    except (UnsafeURLError, PermanentCaptureError) as error:
+        settle(heatmap_id, generation, exception=str(error))
+        return "failed"
+    except JobTimeoutException:
+        if _is_last_try():
+            settle(heatmap_id, generation, exception="The page took too long to capture.")
+        raise
+    except Exception as error:
+        if _is_last_try():
+            settle(heatmap_id, generation, exception=_readable(error))
+        raise
+    settle(heatmap_id, generation, exception=None)
+    return "completed"
+
+
+def _is_last_try() -> bool:
+    job = get_current_job()
+    return job is None or not job.retries_left
+
+
+def _readable(error: Exception) -> str:
+    return str(error) if isinstance(error, CaptureError) else UNEXPECTED_FAILURE
+
+
+def settle(heatmap_id: str, generation: int, *, exception: str | None) -> bool:
+    """Mark the generation completed (exception None) or failed; only a heatmap still processing it changes,
+    so a late failure never overwrites `completed` and an old job never settles a newer generation."""
+    result = db.session.execute(
+        update(SavedHeatmap)
+        .where(
+            SavedHeatmap.id == heatmap_id,
+            SavedHeatmap.capture_generation == generation,
+            SavedHeatmap.status == "processing",
+        )
+        .values(status="failed" if exception else "completed", exception=exception, updated_at=utcnow())
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def settle_abandoned(job: Job, reason: str) -> None:
+    """Called by the worker when a job's work-horse died: fail the heatmap if no try is left."""
+    if job.func_name != f"{__name__}.capture_heatmap" or job.retries_left:
+        return
+    heatmap_id, generation = job.args
+    with _app_context():
+        settle(heatmap_id, generation, exception=reason)

@@ -1,0 +1,191 @@
+"""The capture job, run by the real `flask worker` against a real Chrome and a loopback site."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+from rq import Queue
+from rq.job import Job
+
+from heatmap_app.extensions import db
+from heatmap_app.heatmaps import create_heatmap, regenerate_heatmap
+from heatmap_app.models import SavedHeatmap, User
+from heatmap_app.queue import CAPTURE_QUEUE, redis_connection
+from heatmap_app.worker import HORSE_KILLED_REASON
+from jobs.capture import settle
+from tests.capture.processes import live_processes
+
+pytestmark = pytest.mark.browser
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def reload(heatmap_id: str) -> SavedHeatmap:
+    db.session.expire_all()
+    return db.session.get_one(SavedHeatmap, heatmap_id)
+
+
+def processes_started_by(worker: Any) -> list[int]:
+    """Live processes carrying the worker's marker in their environment: itself and all it started."""
+    marker = f"HEATMAP_TEST_WORKER={worker.marker}".encode()
+    found = []
+    for process in live_processes():
+        try:
+            environment = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in environment:
+            found.append(process.pid)
+    return found
+
+
+def finish(worker: Any) -> str:
+    output, _ = worker.communicate(timeout=120)
+    assert worker.returncode == 0, output.decode()
+    return output.decode()
+
+
+def test_a_heatmap_created_through_the_api_is_served_width_by_width_as_the_worker_captures_it(
+    app: Flask, client: FlaskClient, site, start_worker, user: User, bearer
+) -> None:
+    headers = bearer("heatmap:write")
+    project = f"/api/projects/{user.current_project_id}"
+    created = client.post(f"{project}/saved/", headers=headers,
+                          json={"url": site.url("gated/hero-100vh.html"), "widths": [375, 1024, 1440]})
+    assert created.status_code == 201, created.get_json()
+    heatmap = created.get_json()
+    content = f"{project}/heatmap_screenshots/{heatmap['id']}/content"
+    assert client.get(f"{content}?width=375", headers=headers).status_code == 202
+
+    worker = start_worker()
+    # The phone width is captured on the first page load; the gate holds the second (desktop) load.
+    phone = wait_for(lambda: (r := client.get(f"{content}?width=375", headers=headers)).status_code == 200 and r,
+                     what="the 375 px screenshot")
+    assert Image.open(io.BytesIO(phone.data)).width == 375
+    while_processing = client.get(f"{project}/saved/{heatmap['short_id']}/", headers=headers).get_json()
+    assert while_processing["status"] == "processing"
+    assert {s["width"]: s["has_content"] for s in while_processing["snapshots"]}.get(375) is True
+    nearest = client.get(f"{content}?width=1440", headers=headers)
+    assert nearest.status_code == 200 and "-375.jpg" in nearest.headers["Content-Disposition"]
+
+    site.gate.set()
+    finish(worker)
+    done = client.get(f"{project}/saved/{heatmap['short_id']}/", headers=headers).get_json()
+    assert done["status"] == "completed" and done["exception"] is None
+    for width in (375, 1024, 1440):
+        served = client.get(f"{content}?width={width}", headers=headers)
+        assert served.status_code == 200 and served.mimetype == "image/jpeg"
+        image = Image.open(io.BytesIO(served.data))
+        assert image.width == width
+        assert image.height == 800 + 1200  # a one-viewport hero, then 1200 px of content: the full page
+
+
+def test_a_page_answering_404_fails_at_once_with_the_reason(app: Flask, site, start_worker, user: User) -> None:
+    heatmap = create_heatmap(user.current_project, user, {"url": site.url("no-such-page.html"), "widths": [1024]})
+
+    finish(start_worker())
+
+    failed = reload(heatmap.id)
+    assert failed.status == "failed"
+    assert "404" in failed.exception
+    assert site.paths.count("/no-such-page.html") == 1  # permanent: not retried
+    assert failed.snapshots == []
+
+
+def test_a_url_refused_by_the_worker_fails_without_opening_a_browser(
+    app: Flask, site, start_worker, user: User
+) -> None:
+    heatmap = create_heatmap(user.current_project, user, {"url": site.url("hero-100vh.html"), "widths": [1024]})
+
+    # The operator removed the exemption after the heatmap was saved: the worker checks again.
+    finish(start_worker(CAPTURE_ALLOW_HOSTS=""))
+
+    failed = reload(heatmap.id)
+    assert failed.status == "failed"
+    assert "loopback" in failed.exception.lower()
+    assert site.paths == []
+
+
+def test_a_transient_failure_is_tried_three_times_then_fails_with_a_readable_reason(
+    app: Flask, site, start_worker, user: User
+) -> None:
+    # An allowed host:port where nothing listens: the browser cannot connect, which may pass.
+    site_host, site_port = site.host.split(":")
+    unused_port = int(site_port) + 1 if int(site_port) < 65000 else int(site_port) - 1
+    app.config["CAPTURE_ALLOW_HOSTS"] = f"{site.host},{site_host}:{unused_port}"
+    heatmap = create_heatmap(user.current_project, user, {"url": f"http://{site_host}:{unused_port}/", "widths": [1024]})
+
+    finish(start_worker(CAPTURE_ALLOW_HOSTS=app.config["CAPTURE_ALLOW_HOSTS"]))
+
+    failed = reload(heatmap.id)
+    assert failed.status == "failed"
+    assert "could not be reached" in failed.exception
+    job = Job.fetch(f"capture-{heatmap.id}-{heatmap.capture_generation}", connection=redis_connection())
+    assert job.get_status() == "failed" and job.retries_left == 0  # both retries were spent: three tries
+
+
+def test_a_late_failure_never_overwrites_completed_and_an_old_generation_settles_nothing(
+    app: Flask, site, user: User
+) -> None:
+    heatmap = create_heatmap(user.current_project, user, {"url": site.url("hero-100vh.html"), "widths": [1024]})
+    first_generation = heatmap.capture_generation
+
+    assert settle(heatmap.id, first_generation, exception=None)
+    assert not settle(heatmap.id, first_generation, exception="late failure")
+    assert reload(heatmap.id).status == "completed"
+
+    regenerate_heatmap(reload(heatmap.id))
+    assert not settle(heatmap.id, first_generation, exception=None)
+    assert reload(heatmap.id).status == "processing"
+
+
+def test_a_work_horse_killed_mid_capture_leaves_no_browser_and_no_heatmap_stuck(
+    app: Flask, site, start_worker, user: User
+) -> None:
+    app.config["CAPTURE_RETRY_DELAYS"] = []  # this job's one try is its last
+    heatmap = create_heatmap(user.current_project, user,
+                             {"url": site.url("gated/hero-100vh.html"), "widths": [375, 1024]})
+    worker = start_worker()
+
+    wait_for(lambda: reload(heatmap.id).snapshots, what="the first width")  # the desktop load is now held
+    assert len(processes_started_by(worker)) > 2  # the worker, its work-horse, chromedriver, Chrome…
+    horse = wait_for(lambda: [p for p in live_processes() if p.parent_pid == worker.pid
+                              and "rq:" not in p.command_line and "chrom" not in p.command_line
+                              and any(c.parent_pid == p.pid for c in live_processes())],
+                     what="the work-horse")[0]
+    os.kill(horse.pid, signal.SIGKILL)
+
+    finish(worker)
+    assert processes_started_by(worker) == []
+    failed = reload(heatmap.id)
+    assert failed.status == "failed" and failed.exception == HORSE_KILLED_REASON
+
+
+def test_twenty_jobs_leave_no_browser_process_behind(app: Flask, site, start_worker, user: User) -> None:
+    heatmaps = [create_heatmap(user.current_project, user, {"url": site.url("hero-100vh.html"), "widths": [800]})
+                for _ in range(20)]
+    assert Queue(CAPTURE_QUEUE, connection=redis_connection()).count == 20
+
+    worker = start_worker()
+    finish(worker)
+
+    assert [reload(h.id).status for h in heatmaps] == ["completed"] * 20
+    assert processes_started_by(worker) == []
