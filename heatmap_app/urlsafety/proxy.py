@@ -73,6 +73,12 @@ def chrome_proxy_arguments(proxy_url: str) -> list[str]:
     ]
 
 
+class _UpstreamUnreachable(Exception):
+    """The checked address did not accept a connection. The browser is answered with a dropped connection,
+    not a 502 page, so it sees a network error as it would without the proxy, and the capture treats the
+    site as unreachable for now (worth a retry) rather than as a page that answered 502."""
+
+
 class _BadRequest(Exception):
     def __init__(self, status: int, reason: str):
         super().__init__(reason)
@@ -369,9 +375,7 @@ class GuardProxy:
                 except OSError:  # pragma: no cover
                     pass
             return reader, writer
-        raise _BadRequest(
-            504 if isinstance(last, asyncio.TimeoutError) else 502, "could not connect to the server"
-        )
+        raise _UpstreamUnreachable("could not connect to the server")
 
     # ------------------------------------------------------------------ connection handling
 
@@ -458,6 +462,9 @@ class GuardProxy:
                         return
                 except _BadRequest as exc:
                     await self._send_error(writer, exc.status, exc.reason, blocked=False)
+                    return
+                except _UpstreamUnreachable:
+                    writer.transport.abort()
                     return
                 except UnsafeURLError as exc:
                     await self._send_error(writer, 403, exc.reason, blocked=True)
