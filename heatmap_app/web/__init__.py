@@ -1,7 +1,8 @@
-"""The server-rendered web UI."""
+"""The server-rendered web UI: pages for people, on the same service functions the JSON API calls."""
 
 from flask import Blueprint
 
 web = Blueprint("web", __name__)
 
-from heatmap_app.web import auth  # noqa: E402,F401  (registers its routes on the blueprint)
+# Each module registers its routes on the blueprint.
+from heatmap_app.web import auth, filters, heatmaps, projects, settings  # noqa: E402,F401

@@ -1,11 +1,109 @@
-"""Forms of the web UI; field names follow the API's where the two overlap."""
+"""Forms of the web UI. Field names follow the API's where the two overlap (url, name, widths, scopes…).
+
+The forms only check shape (present, length, a number); what a value may be is decided by the service
+functions the API calls too, and their errors are put back on the matching field.
+"""
+
+from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SubmitField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SearchField,
+    SelectField,
+    SelectChoice,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    URLField,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from heatmap_app.accounts import KNOWN_SCOPES, MIN_PASSWORD_LENGTH, SCOPE_ALL, SCOPE_READ, SCOPE_WRITE
+from heatmap_app.heatmaps import DEFAULT_WIDTHS
+
+# preset -> (label, widths); "custom" reads the widths field instead.
+WIDTH_PRESETS: dict[str, tuple[str, list[int] | None]] = {
+    "all": ("All", DEFAULT_WIDTHS),
+    "mobile": ("Mobile", [320, 375, 425]),
+    "tablet": ("Tablet", [768, 1024]),
+    "desktop": ("Desktop", [1440, 1920]),
+    "custom": ("Custom", None),
+}
+
+SCOPE_DESCRIPTIONS = {
+    SCOPE_READ: "List saved heatmaps and download their screenshots.",
+    SCOPE_WRITE: "Create, change, regenerate and delete saved heatmaps. Includes read.",
+    SCOPE_ALL: "Everything, including scopes added later.",
+}
 
 
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
     submit = SubmitField("Log in")
+
+
+class SignupForm(FlaskForm):
+    first_name = StringField("First name", validators=[Optional(), Length(max=150)])
+    email = EmailField("Work email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+    )
+    organization_name = StringField("Company or team", validators=[Optional(), Length(max=200)])
+    submit = SubmitField("Create account")
+
+
+class ProjectSwitchForm(FlaskForm):
+    project_id = SelectField("Project", coerce=int)
+    submit = SubmitField("Switch")
+
+
+class APIKeyForm(FlaskForm):
+    label = StringField("Label", validators=[DataRequired(), Length(max=100)],
+                        description="What uses this key, e.g. “Zapier” or “CI deploy”.")
+    scopes = SelectMultipleField(
+        "Scopes", choices=[SelectChoice(scope) for scope in KNOWN_SCOPES], default=[SCOPE_READ],
+        validators=[DataRequired(message="Choose at least one scope.")],
+    )
+    scoped_projects = SelectField("Project", coerce=str, description="Limit the key to one project, or let it reach all of yours.")
+    submit = SubmitField("Create key")
+
+
+class HeatmapFilterForm(FlaskForm):
+    """The list's search box and status filter: a GET form, so links to a filtered list can be shared."""
+
+    class Meta:
+        csrf = False
+
+    search = SearchField("Search", validators=[Optional(), Length(max=200)])
+    status = SelectField(
+        "Status", choices=[
+            SelectChoice("", "All statuses"), SelectChoice("processing", "Processing"),
+            SelectChoice("completed", "Ready"), SelectChoice("failed", "Failed"),
+        ],
+        default="", validators=[Optional()],
+    )
+    submit = SubmitField("Search")
+
+
+class HeatmapForm(FlaskForm):
+    url = URLField("Page URL", validators=[DataRequired(message="Enter the address of the page to capture."), Length(max=2000)],
+                   description="A public http(s) page, e.g. https://example.com/pricing")
+    name = StringField("Name", validators=[Optional(), Length(max=400)], description="Shown in the list. Defaults to the URL.")
+    preset = RadioField("Widths", choices=[SelectChoice(key, label) for key, (label, _) in WIDTH_PRESETS.items()], default="all")
+    widths = StringField("Widths in pixels", validators=[Optional(), Length(max=200)],
+                         description="Filled in by the choice above; for Custom, type your own from 100 to 3000, "
+                                     "separated by commas.")
+    block_consent_modals = BooleanField("Hide cookie banners",
+                                        description="Click “accept” on common consent pop-ups before capturing.")
+    submit = SubmitField("Capture screenshots")
+
+
+class RenameForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=400)])
+    submit = SubmitField("Save name")

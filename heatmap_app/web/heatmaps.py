@@ -1,0 +1,252 @@
+"""Saved heatmap pages: list, create, detail, and the images and live fragments they load.
+
+Every read and write goes through heatmap_app.heatmaps, the service the JSON API calls too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from heatmap_app import heatmaps, storage
+from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
+from heatmap_app.web import web
+from heatmap_app.web.forms import WIDTH_PRESETS, HeatmapFilterForm, HeatmapForm, RenameForm
+from heatmap_app.web.projects import active_project
+
+PAGE_SIZE = 12
+PREFERRED_VIEW_WIDTH = 1440  # what a marketer usually wants to see first: the desktop layout
+# The file names change on every capture, so the files behind a versioned URL never change.
+IMAGE_MAX_AGE = 7 * 24 * 60 * 60
+
+
+class WidthsNotNumbers(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class WidthProgress:
+    width: int
+    snapshot: HeatmapSnapshot | None
+    captured_this_run: bool
+
+
+def _heatmap_or_404(short_id: str) -> SavedHeatmap:
+    try:
+        return heatmaps.get_heatmap(active_project(current_user), short_id)
+    except heatmaps.HeatmapNotFound:
+        abort(404, "This heatmap does not exist in your current project, or it was deleted.")
+
+
+@web.app_template_global()
+def width_progress(heatmap: SavedHeatmap) -> list[WidthProgress]:
+    """Each target width with its snapshot, and whether the capture under way has already replaced it."""
+    by_width = {snapshot.width: snapshot for snapshot in heatmap.snapshots if snapshot.has_content}
+    started = heatmap.capture_enqueued_at
+    return [
+        WidthProgress(
+            width=width,
+            snapshot=by_width.get(width),
+            captured_this_run=width in by_width and (started is None or by_width[width].created_at >= started),
+        )
+        for width in heatmap.target_widths
+    ]
+
+
+def image_url(endpoint: str, heatmap: SavedHeatmap, snapshot: HeatmapSnapshot) -> str:
+    return url_for(endpoint, short_id=heatmap.short_id, width=snapshot.width, v=snapshot.content_hash[:12])
+
+
+@web.app_template_global()
+def thumbnail_url(heatmap: SavedHeatmap, snapshot: HeatmapSnapshot) -> str:
+    return image_url("web.heatmap_thumbnail", heatmap, snapshot)
+
+
+def parse_widths(text: str) -> list[int]:
+    """'360, 1280 px' -> [360, 1280]; the service decides which widths are allowed."""
+    tokens = text.replace(",", " ").replace("px", " ").split()
+    if not all(token.isascii() and token.isdigit() for token in tokens):
+        raise WidthsNotNumbers("Use whole numbers separated by commas, e.g. 360, 1280.")
+    return [int(token) for token in tokens]
+
+
+def heatmap_input(form: HeatmapForm) -> dict[str, Any]:
+    """The form's data in the API's shape, for heatmaps.create_heatmap."""
+    preset_widths = WIDTH_PRESETS[form.preset.data][1]
+    return {
+        "url": form.url.data,
+        "name": form.name.data,
+        "widths": preset_widths if preset_widths is not None else parse_widths(form.widths.data or ""),
+        "block_consent_modals": form.block_consent_modals.data,
+    }
+
+
+# --- list -----------------------------------------------------------------------------------------
+
+
+@web.get("/heatmaps/")
+@web.get("/home", endpoint="home")
+@login_required
+def heatmap_list() -> str:
+    filters = HeatmapFilterForm(formdata=request.args)
+    filters.validate()
+    search = (filters.search.data or "").strip() if not filters.search.errors else ""
+    status = filters.status.data if not filters.status.errors else ""
+    page = max(request.args.get("page", 1, type=int), 1)
+    items, count = heatmaps.list_heatmaps(
+        active_project(current_user), search=search or None, status=status or None,
+        limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+    )
+    page_count = max(1, -(-count // PAGE_SIZE))
+    return render_template(
+        "heatmaps/list.html", heatmaps=items, count=count, filters=filters, filtered=bool(search or status),
+        page=page, page_count=page_count, first_shown=(page - 1) * PAGE_SIZE + 1, last_shown=(page - 1) * PAGE_SIZE + len(items),
+        page_url=lambda number: url_for("web.heatmap_list", search=search or None, status=status or None, page=number),
+    )
+
+
+@web.get("/heatmaps/<short_id>/card")
+@login_required
+def heatmap_card(short_id: str) -> str:
+    """One list card, re-rendered while its heatmap is processing (polled by static/js/app.js)."""
+    heatmap = _heatmap_or_404(short_id)
+    return render_template("heatmaps/_card.html", heatmap=heatmap, progress=width_progress(heatmap))
+
+
+# --- create ---------------------------------------------------------------------------------------
+
+
+@web.route("/heatmaps/new", methods=["GET", "POST"])
+@login_required
+def heatmap_new() -> Response | tuple[str, int, dict[str, str]]:
+    form = HeatmapForm()
+    headers: dict[str, str] = {}
+    if form.validate_on_submit():
+        try:
+            heatmap = heatmaps.create_heatmap(active_project(current_user), current_user, heatmap_input(form))
+        except WidthsNotNumbers as error:
+            form.widths.errors.append(str(error))
+        except heatmaps.HeatmapInputError as error:
+            field = getattr(form, error.field or "", None)
+            (field.errors if field is not None else form.form_errors).append(error.message)
+        except heatmaps.CreateRateLimited as error:
+            form.form_errors.append(
+                f"You have created many heatmaps in a short time. Try again in {error.retry_after} seconds."
+            )
+            headers["Retry-After"] = str(error.retry_after)
+        else:
+            flash("Saved. The screenshots are being captured; they appear here as each width is ready.", "success")
+            return redirect(url_for("web.heatmap_detail", short_id=heatmap.short_id))
+    status = 200 if request.method == "GET" else (429 if headers else 400)
+    return render_template("heatmaps/new.html", form=form, presets=WIDTH_PRESETS), status, headers
+
+
+# --- detail ---------------------------------------------------------------------------------------
+
+
+def _viewer_context(heatmap: SavedHeatmap) -> dict[str, Any]:
+    targets = heatmap.target_widths
+    requested = request.args.get("width", type=int)
+    if requested not in targets:
+        requested = min(targets, key=lambda width: (abs(width - PREFERRED_VIEW_WIDTH), width))
+    snapshot = heatmaps.pick_snapshot(heatmap, requested)
+    progress = width_progress(heatmap)
+    return {
+        "heatmap": heatmap,
+        "requested_width": requested,
+        "snapshot": snapshot,
+        "screenshot_url": image_url("web.heatmap_screenshot", heatmap, snapshot) if snapshot else None,
+        "progress": progress,
+        "captured_count": sum(item.captured_this_run for item in progress),
+    }
+
+
+@web.get("/heatmaps/<short_id>")
+@login_required
+def heatmap_detail(short_id: str) -> str:
+    heatmap = _heatmap_or_404(short_id)
+    return render_template("heatmaps/detail.html", rename_form=RenameForm(formdata=None, name=heatmap.name),
+                           **_viewer_context(heatmap))
+
+
+@web.get("/heatmaps/<short_id>/viewer")
+@login_required
+def heatmap_viewer(short_id: str) -> str:
+    """The detail page's status, progress and screenshot panel, re-rendered while processing."""
+    return render_template("heatmaps/_viewer.html", **_viewer_context(_heatmap_or_404(short_id)))
+
+
+@web.post("/heatmaps/<short_id>/rename")
+@login_required
+def heatmap_rename(short_id: str) -> Response | tuple[str, int]:
+    heatmap = _heatmap_or_404(short_id)
+    form = RenameForm()
+    if form.validate():
+        try:
+            heatmaps.update_heatmap(heatmap, {"name": form.name.data})
+        except heatmaps.HeatmapInputError as error:
+            form.name.errors.append(error.message)
+        else:
+            flash("Renamed.", "success")
+            return redirect(url_for("web.heatmap_detail", short_id=short_id))
+    return render_template("heatmaps/detail.html", rename_form=form, **_viewer_context(heatmap)), 400
+
+
+@web.post("/heatmaps/<short_id>/regenerate")
+@login_required
+def heatmap_regenerate(short_id: str) -> Response:
+    heatmap = _heatmap_or_404(short_id)
+    try:
+        heatmaps.regenerate_heatmap(heatmap)
+    except heatmaps.HeatmapInputError as error:
+        abort(400, error.message)
+    flash("Capturing again. The current screenshots stay until each width is replaced.", "success")
+    return redirect(url_for("web.heatmap_detail", short_id=short_id, width=request.form.get("width", type=int)))
+
+
+@web.post("/heatmaps/<short_id>/delete")
+@login_required
+def heatmap_delete(short_id: str) -> Response:
+    heatmap = _heatmap_or_404(short_id)
+    heatmaps.delete_heatmap(heatmap)
+    flash(f"Deleted “{heatmap.name or heatmap.url}”.", "success")
+    return redirect(url_for("web.heatmap_list"))
+
+
+# --- images ---------------------------------------------------------------------------------------
+
+
+def _snapshot_at(heatmap: SavedHeatmap, width: int) -> HeatmapSnapshot:
+    snapshot = next((item for item in heatmap.snapshots if item.width == width and item.has_content), None)
+    if snapshot is None:
+        abort(404, "There is no screenshot at this width yet.")
+    return snapshot
+
+
+def _send_image(path: Path, snapshot: HeatmapSnapshot, etag: str) -> Response:
+    if not path.is_file():
+        abort(404, "This screenshot was replaced; reload the page.")
+    response = send_file(path, mimetype="image/jpeg", etag=etag, last_modified=snapshot.created_at,
+                         max_age=IMAGE_MAX_AGE, conditional=True)
+    response.cache_control.public = False
+    response.cache_control.private = True
+    return response
+
+
+@web.get("/heatmaps/<short_id>/thumbnails/<int:width>.jpg")
+@login_required
+def heatmap_thumbnail(short_id: str, width: int) -> Response:
+    snapshot = _snapshot_at(_heatmap_or_404(short_id), width)
+    return _send_image(storage.thumbnail_file_path(snapshot), snapshot, etag=f"thumb-{snapshot.content_hash}")
+
+
+@web.get("/heatmaps/<short_id>/screenshots/<int:width>.jpg")
+@login_required
+def heatmap_screenshot(short_id: str, width: int) -> Response:
+    snapshot = _snapshot_at(_heatmap_or_404(short_id), width)
+    return _send_image(storage.snapshot_file_path(snapshot), snapshot, etag=snapshot.content_hash)

@@ -1,0 +1,67 @@
+"""The project a signed-in person is working in, and the switcher in the top bar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+from wtforms import SelectChoice
+from werkzeug.wrappers import Response
+
+from heatmap_app.accounts import user_can_reach_project
+from heatmap_app.extensions import db
+from heatmap_app.models import Project, User
+from heatmap_app.web import web
+from heatmap_app.web.forms import ProjectSwitchForm
+from heatmap_app.web.safety import same_site_path
+
+
+def _current_or_first_project(user: User) -> Project | None:
+    """The user's current project, falling back to their first when it is unset or no longer theirs."""
+    project = user.current_project
+    if project is not None and user_can_reach_project(user, project):
+        return project
+    return next(iter(user.projects), None)
+
+
+def active_project(user: User) -> Project:
+    project = _current_or_first_project(user)
+    if project is None:
+        abort(403, "Your account does not belong to any project yet. Ask an admin to add you to one.")
+    return project
+
+
+def project_choice(project: Project, value: str | int | None = None) -> SelectChoice:
+    return SelectChoice(project.id if value is None else value, f"{project.organization.name} · {project.name}")
+
+
+def project_switch_form(user: User) -> ProjectSwitchForm:
+    current = _current_or_first_project(user)
+    form = ProjectSwitchForm(formdata=None, project_id=current.id if current else None)
+    form.project_id.choices = [project_choice(project) for project in user.projects]
+    return form
+
+
+@web.app_context_processor
+def inject_project_switcher() -> dict[str, Any]:
+    if not current_user.is_authenticated:
+        return {}
+    return {
+        "current_project": _current_or_first_project(current_user),
+        "project_switch_form": project_switch_form(current_user),
+    }
+
+
+@web.post("/projects/switch")
+@login_required
+def switch_project() -> Response:
+    form = project_switch_form(current_user)
+    form.process(request.form)
+    if not form.validate():
+        abort(400, "Choose one of your projects.")
+    project = db.session.get(Project, form.project_id.data)
+    current_user.current_project = project
+    db.session.commit()
+    flash(f"Switched to {project.name}.", "success")
+    return redirect(same_site_path(request.form.get("next"), fallback=url_for("web.heatmap_list")))

@@ -1,0 +1,67 @@
+"""Settings: personal API keys (created with scopes and an optional project, shown once, revoked)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from wtforms import SelectChoice
+from werkzeug.wrappers import Response
+
+from heatmap_app.accounts import AccountError, create_api_key, revoke_api_key
+from heatmap_app.models import PersonalAPIKey, User
+from heatmap_app.web import web
+from heatmap_app.web.forms import SCOPE_DESCRIPTIONS, APIKeyForm
+from heatmap_app.web.projects import project_choice
+
+ALL_PROJECTS = ""
+
+
+def _api_key_form(user: User, *, blank: bool = False) -> APIKeyForm:
+    form = APIKeyForm(formdata=None) if blank else APIKeyForm()
+    form.scoped_projects.choices = [SelectChoice(ALL_PROJECTS, "All my projects")] + [
+        project_choice(project, str(project.id)) for project in user.projects
+    ]
+    return form
+
+
+def _keys_newest_first(user: User) -> list[PersonalAPIKey]:
+    return sorted(user.api_keys, key=lambda key: key.created_at, reverse=True)
+
+
+def _render_keys_page(form: APIKeyForm, *, new_key: str | None = None, status: int = 200) -> tuple[str, int]:
+    page = render_template(
+        "settings/api_keys.html", form=form, keys=_keys_newest_first(current_user), new_key=new_key,
+        scope_descriptions=SCOPE_DESCRIPTIONS,
+    )
+    return page, status
+
+
+@web.get("/settings/api-keys")
+@login_required
+def api_keys() -> tuple[str, int]:
+    return _render_keys_page(_api_key_form(current_user))
+
+
+@web.post("/settings/api-keys")
+@login_required
+def create_api_key_view() -> tuple[str, int]:
+    form = _api_key_form(current_user)
+    if not form.validate():
+        return _render_keys_page(form, status=400)
+    scoped_projects = None if form.scoped_projects.data == ALL_PROJECTS else [int(form.scoped_projects.data)]
+    try:
+        _, raw_key = create_api_key(current_user, form.label.data or "", form.scopes.data or [], scoped_projects)
+    except AccountError as error:
+        getattr(form, error.field or "label").errors.append(str(error))
+        return _render_keys_page(form, status=400)
+    # The raw key goes into this one response only (never the session), so it is shown exactly once.
+    return _render_keys_page(_api_key_form(current_user, blank=True), new_key=raw_key, status=201)
+
+
+@web.post("/settings/api-keys/<key_id>/revoke")
+@login_required
+def revoke_api_key_view(key_id: str) -> Response:
+    if not revoke_api_key(current_user, key_id):
+        abort(404, "This key does not exist or is already revoked.")
+    flash("The key is revoked. Anything using it can no longer reach the API.", "success")
+    return redirect(url_for("web.api_keys"))
