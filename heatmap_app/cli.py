@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import click
-from flask import Flask
+from flask import Flask, current_app
 
 from heatmap_app.accounts import AccountError, create_api_key, create_user, find_user_by_email
+from heatmap_app.capture import CaptureError, capture_to_directory
+from heatmap_app.heatmaps import DEFAULT_WIDTHS, HeatmapInputError, clean_widths
+from heatmap_app.screenshots import guarded_capture
+from heatmap_app.urlsafety import UnsafeURLError
 from heatmap_app.queue import CAPTURE_QUEUE, redis_connection
 from heatmap_app.worker import make_worker
 
@@ -57,6 +63,31 @@ def worker_command(burst: bool, queues: str) -> None:
     worker.work(burst=burst, with_scheduler=True)
 
 
+@click.command("capture")
+@click.argument("url")
+@click.option("--widths", default=",".join(map(str, DEFAULT_WIDTHS)), show_default=True,
+              help="Comma-separated viewport widths in CSS px.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, writable=True),
+              help="Folder that receives <width>.jpg.")
+@click.option("--block-consent-modals", is_flag=True, help="Accept and hide cookie-consent banners.")
+def capture_command(url: str, widths: str, out_dir: str, block_consent_modals: bool) -> None:
+    """Capture URL at each width with the worker's engine, without database or queue; print a JSON summary."""
+    try:
+        numbers = [int(part) for part in widths.split(",") if part.strip()]
+    except ValueError as error:
+        raise click.BadParameter("use whole numbers separated by commas, e.g. 320,1024", param_hint="--widths") from error
+    try:
+        wanted = clean_widths(numbers)
+        with guarded_capture(current_app.config, url) as target:
+            summary = capture_to_directory(
+                target.url, wanted, out_dir, target.settings, block_consent_modals=block_consent_modals,
+                explain_navigation_failure=target.explain_navigation_failure,
+            )
+    except (HeatmapInputError, UnsafeURLError, CaptureError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(summary))
+
+
 def register_commands(app: Flask) -> None:
-    for command in (create_user_command, create_api_key_command, worker_command):
+    for command in (create_user_command, create_api_key_command, worker_command, capture_command):
         app.cli.add_command(command)

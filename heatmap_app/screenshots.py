@@ -1,14 +1,15 @@
 """Capturing a page the way the service does, for the worker and the `capture` CLI alike: settings
-from the app config, the URL checked before any browser starts, and every request the browser then
+from the app config, the URL checked before the browser opens it, and every request the browser then
 makes sent through the URL-safety guard proxy."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
-from heatmap_app.capture import Browser, CaptureSettings, Shot
+from heatmap_app.capture import CaptureSettings, Shot, capture
 from heatmap_app.urlsafety import GuardProxy, check_url, parse_allow_hosts
 
 
@@ -22,6 +23,24 @@ def capture_settings(config: Mapping[str, Any]) -> CaptureSettings:
     )
 
 
+@dataclass(frozen=True)
+class GuardedCapture:
+    """What the engine needs to capture one URL behind the guard proxy."""
+
+    url: str
+    settings: CaptureSettings
+    explain_navigation_failure: Callable[[str], str | None]
+
+
+@contextmanager
+def guarded_capture(config: Mapping[str, Any], url: str) -> Iterator[GuardedCapture]:
+    """Check `url` (UnsafeURLError if refused), then run the guard proxy for as long as the capture lasts."""
+    allow_hosts = parse_allow_hosts(config["CAPTURE_ALLOW_HOSTS"])
+    checked_url = check_url(url, allow_hosts)
+    with GuardProxy(allow_hosts) as guard:
+        yield GuardedCapture(checked_url, replace(capture_settings(config), proxy_server=guard.url), guard.blocked_reason)
+
+
 def capture_page(
     config: Mapping[str, Any],
     url: str,
@@ -31,13 +50,12 @@ def capture_page(
     on_shot: Callable[[Shot], None] | None = None,
 ) -> list[Shot]:
     """Capture `url` at every width; raises UnsafeURLError or a CaptureError with a readable reason."""
-    allow_hosts = parse_allow_hosts(config["CAPTURE_ALLOW_HOSTS"])
-    checked_url = check_url(url, allow_hosts)
-    with GuardProxy(allow_hosts) as guard, Browser(replace(capture_settings(config), proxy_server=guard.url)) as browser:
-        return browser.capture(
-            checked_url,
+    with guarded_capture(config, url) as target:
+        return capture(
+            target.url,
             widths,
+            target.settings,
             block_consent_modals=block_consent_modals,
             on_shot=on_shot,
-            explain_navigation_failure=guard.blocked_reason,
+            explain_navigation_failure=target.explain_navigation_failure,
         )

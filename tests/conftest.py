@@ -26,6 +26,7 @@ from heatmap_app.accounts import create_api_key, create_user
 from heatmap_app.config import testing_config
 from heatmap_app.extensions import db
 from heatmap_app.models import User
+from tests.support.site import Site, serve_site
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 PASSWORD = "correct horse battery"
@@ -139,6 +140,13 @@ def bearer(make_key: Any, user: User) -> Any:
         return {"Authorization": f"Bearer {make_key(owner or user, *scopes, projects=projects)}"}
 
     return factory
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A loopback web site serving tests/fixtures/pages/ (see tests.support.site)."""
+    with serve_site() as served:
+        yield served
 
 
 class AuthActions:

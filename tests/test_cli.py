@@ -1,8 +1,12 @@
 """The CLI: create-user, create-api-key and worker, each inside the app context."""
 
 import hashlib
+import json
+from pathlib import Path
 
+import pytest
 from flask import Flask
+from PIL import Image
 from redis import Redis
 from rq import Queue
 from sqlalchemy import select
@@ -65,3 +69,37 @@ def test_the_burst_worker_runs_queued_jobs_inside_the_app_context(app: Flask, re
     job.refresh()
     assert job.is_finished, job.get_status()
     assert redis_conn.get("test-worker:burst").decode() == app.config["MEDIA_ROOT"]
+
+
+@pytest.mark.browser
+def test_capture_writes_a_jpeg_per_width_and_prints_one_json_summary(app: Flask, site, tmp_path: Path) -> None:
+    app.config["CAPTURE_ALLOW_HOSTS"] = site.host
+    out = tmp_path / "shots"
+
+    result = app.test_cli_runner().invoke(
+        args=["capture", site.url("hero-100vh.html"), "--widths", "320,1024", "--out", str(out)]
+    )
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["url"] == site.url("hero-100vh.html") and summary["seconds"] > 0
+    assert [(shot["width"], shot["height"]) for shot in summary["shots"]] == [(320, 2000), (1024, 2000)]
+    for shot in summary["shots"]:
+        written = out / f"{shot['width']}.jpg"
+        assert written.stat().st_size == shot["bytes"]
+        assert Image.open(written).size == (shot["width"], shot["height"])
+
+
+def test_capture_refuses_an_internal_url_before_any_browser_starts(app: Flask, site, tmp_path: Path) -> None:
+    result = app.test_cli_runner().invoke(args=["capture", site.url("hero-100vh.html"), "--out", str(tmp_path)])
+
+    assert result.exit_code != 0
+    assert "loopback" in result.output
+    assert site.paths == [] and list(tmp_path.iterdir()) == []
+
+
+def test_capture_refuses_widths_that_are_not_numbers(app: Flask, tmp_path: Path) -> None:
+    result = app.test_cli_runner().invoke(args=["capture", "https://example.com/", "--widths", "wide", "--out", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert "--widths" in result.output

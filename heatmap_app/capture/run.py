@@ -40,6 +40,7 @@ def capture_to_directory(
     settings: CaptureSettings | None = None,
     *,
     block_consent_modals: bool = False,
+    explain_navigation_failure: ExplainNavigationFailure | None = None,
 ) -> dict[str, Any]:
     """Write `out_dir/<width>.jpg` for every width as it is captured; return a JSON-ready summary."""
     directory = Path(out_dir)
@@ -51,6 +52,7 @@ def capture_to_directory(
         settings,
         block_consent_modals=block_consent_modals,
         on_shot=lambda shot: write_atomically(directory / f"{shot.width}.jpg", shot.jpeg),
+        explain_navigation_failure=explain_navigation_failure,
     )
     return {
         "url": url,

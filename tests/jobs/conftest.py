@@ -1,68 +1,21 @@
-"""Fixtures of the worker tests: a loopback site to capture, and the real `flask worker` in a subprocess."""
+"""Fixtures of the worker tests: the real `flask worker` in a subprocess, capturing the loopback `site`."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
+from tests.support.site import Site
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Site:
-    """Serves the fixture pages. /gated/<page> answers its first request at once and later ones only
-    after `gate` is set, so a test can hold the second page load of a capture."""
-
-    base_url: str = ""
-    host: str = ""
-    gate: threading.Event = field(default_factory=threading.Event)
-    paths: list[str] = field(default_factory=list)
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url}/{path}"
-
-
-class SiteHandler(SimpleHTTPRequestHandler):
-    site: Site
-
-    def do_GET(self) -> None:
-        self.site.paths.append(self.path)
-        if self.path.startswith("/gated/"):
-            if self.site.paths.count(self.path) > 1:
-                self.site.gate.wait(timeout=30)
-            self.path = self.path.removeprefix("/gated")
-        super().do_GET()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    record = Site()
-    handler = type("Handler", (SiteHandler,), {"site": record})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(PAGES)))
-    server.daemon_threads = True
-    record.host = f"127.0.0.1:{server.server_address[1]}"
-    record.base_url = f"http://{record.host}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield record
-    record.gate.set()
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
