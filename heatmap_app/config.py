@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from heatmap_app.urlsafety import parse_allow_hosts
+
 DEFAULT_TARGET_WIDTHS = [320, 375, 425, 768, 1024, 1440, 1920]
 
-CHROME_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-CHROMEDRIVER_CANDIDATES = ("chromedriver",)
 
 
 class ConfigurationError(RuntimeError):
     """The environment describes an app that must not start."""
-
-
-def _first_executable(names: tuple[str, ...]) -> str | None:
-    for name in names:
-        found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/lib/chromium")
-        if found:
-            return found
-    return None
 
 
 def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -70,6 +61,12 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
     if not secret_key:
         secret_key = _persisted_secret_key(instance)
 
+    allow_hosts = env.get("CAPTURE_ALLOW_HOSTS", "")
+    try:
+        parse_allow_hosts(allow_hosts)
+    except ValueError as error:
+        raise ConfigurationError(f"CAPTURE_ALLOW_HOSTS: {error}") from error
+
     return {
         "APP_ENV": "production" if production else "development",
         "SECRET_KEY": secret_key,
@@ -78,10 +75,11 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         ),
         "REDIS_URL": env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
         "MEDIA_ROOT": env.get("MEDIA_ROOT") or str(instance / "media"),
-        "CHROME_BINARY": env.get("CHROME_BINARY") or _first_executable(CHROME_CANDIDATES),
-        "CHROMEDRIVER_PATH": env.get("CHROMEDRIVER_PATH") or _first_executable(CHROMEDRIVER_CANDIDATES),
+        # Unset: the capture engine finds chromium and chromedriver on PATH.
+        "CHROME_BINARY": env.get("CHROME_BINARY") or None,
+        "CHROMEDRIVER_PATH": env.get("CHROMEDRIVER_PATH") or None,
         "SELENIUM_REMOTE_URL": env.get("SELENIUM_REMOTE_URL") or None,
-        "CAPTURE_ALLOW_HOSTS": env.get("CAPTURE_ALLOW_HOSTS", ""),
+        "CAPTURE_ALLOW_HOSTS": allow_hosts,
         "CAPTURE_JPEG_QUALITY": int(env.get("CAPTURE_JPEG_QUALITY", "70")),
         "CAPTURE_MAX_HEIGHT": int(env.get("CAPTURE_MAX_HEIGHT", "16000")),
         "CAPTURE_JOB_TIMEOUT": int(env.get("CAPTURE_JOB_TIMEOUT", "600")),
@@ -105,7 +103,7 @@ def testing_config(
 ) -> dict[str, Any]:
     """The settings a test app starts from: its own database, Redis database and media folder.
 
-    The browser is found as in production (CHROME_BINARY / CHROMEDRIVER_PATH or autodetection).
+    The browser is found as in production (CHROME_BINARY / CHROMEDRIVER_PATH, else on PATH).
     """
     instance = Path(instance_path)
     environ = {

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from heatmap_app.config import ConfigurationError, config_from_environment
+from heatmap_app.screenshots import capture_settings
 
 
 def test_small_install_defaults_live_in_the_instance_folder(tmp_path: Path) -> None:
@@ -50,12 +51,20 @@ def test_production_with_a_real_key_uses_secure_cookies(tmp_path: Path) -> None:
     assert not (tmp_path / "secret_key").exists()
 
 
-def test_browser_paths_come_from_the_environment_or_are_found(tmp_path: Path) -> None:
-    explicit = config_from_environment(
-        tmp_path, environ={"CHROME_BINARY": "/opt/chrome", "CHROMEDRIVER_PATH": "/opt/driver"}
+def test_browser_paths_come_from_the_environment_or_are_found_on_path(tmp_path: Path) -> None:
+    explicit = capture_settings(
+        config_from_environment(tmp_path, environ={"CHROME_BINARY": "/opt/chrome", "CHROMEDRIVER_PATH": "/opt/driver"})
     )
-    found = config_from_environment(tmp_path, environ={})
+    found = capture_settings(config_from_environment(tmp_path, environ={}))
 
-    assert (explicit["CHROME_BINARY"], explicit["CHROMEDRIVER_PATH"]) == ("/opt/chrome", "/opt/driver")
-    assert found["CHROME_BINARY"] and Path(found["CHROME_BINARY"]).name.startswith(("chromium", "google-chrome"))
-    assert found["CHROMEDRIVER_PATH"] and Path(found["CHROMEDRIVER_PATH"]).name == "chromedriver"
+    assert (explicit.resolved_chrome_binary(), explicit.resolved_chromedriver_path()) == ("/opt/chrome", "/opt/driver")
+    assert Path(found.resolved_chrome_binary()).name.startswith(("chromium", "google-chrome"))
+    assert Path(found.resolved_chromedriver_path()).name == "chromedriver"
+
+
+def test_a_malformed_allow_list_stops_the_app_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="CAPTURE_ALLOW_HOSTS"):
+        config_from_environment(tmp_path, environ={"CAPTURE_ALLOW_HOSTS": "127.0.0.1"})  # no port
+
+    allowed = config_from_environment(tmp_path, environ={"CAPTURE_ALLOW_HOSTS": "127.0.0.1:8000,localhost:5001"})
+    assert allowed["CAPTURE_ALLOW_HOSTS"] == "127.0.0.1:8000,localhost:5001"
