@@ -1,0 +1,202 @@
+"""Benchmark of the content endpoint against a bare static-file route, both under gunicorn (2 workers).
+
+    .venv/bin/python bench/content.py [--seconds 10] [--connections 16]
+
+Builds a throw-away install in a temp folder (SQLite, media, Redis db 14), stores one ~200 KB JPEG
+as a snapshot, starts two gunicorn servers on loopback — the real app, and a one-route Flask app that
+sends the same file with the same conditional headers — and runs wrk against each for a 200 and for a
+304 revalidation. Prints a Markdown table. Everything it starts is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WRK = "/usr/bin/wrk"
+TARGET_BYTES = 200 * 1024
+REDIS_URL = "redis://127.0.0.1:6379/14"
+sys.path.insert(0, str(ROOT))  # run as a script from the repository root, like bench/capture.py
+
+
+def jpeg_of_about(target_bytes: int) -> bytes:
+    """A noisy page-like JPEG of roughly `target_bytes` (noise does not compress, so size tracks height)."""
+    from PIL import Image
+
+    rng = random.Random(7)
+    height = 200
+    while True:
+        image = Image.frombytes("RGB", (1024, height), rng.randbytes(1024 * height * 3))
+        output = io.BytesIO()
+        image.save(output, format="JPEG", quality=70)
+        if output.tell() >= target_bytes:
+            return output.getvalue()
+        height = int(height * target_bytes / output.tell()) + 8
+
+
+def prepare_install(folder: Path) -> tuple[dict[str, str], str, str, Path, str]:
+    """Migrate a fresh database, create a user, a key and a heatmap with one snapshot."""
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+        "MEDIA_ROOT": str(folder / "media"),
+        "REDIS_URL": REDIS_URL,
+        "SECRET_KEY": "bench-secret-key-bench-secret-key-0000",
+        "HEATMAP_CREATE_RATE_LIMIT": "1000/minute",
+    }
+    os.environ.update(environment)
+    from flask_migrate import upgrade
+
+    from heatmap_app import create_app, storage
+    from heatmap_app.accounts import create_api_key, create_user
+    from heatmap_app.extensions import db
+    from heatmap_app.models import SavedHeatmap
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        user = create_user("bench@example.com", "bench password 1")
+        raw_key = create_api_key(user, "bench", ["heatmap:read"])[1]
+        heatmap = SavedHeatmap(
+            project=user.current_project, created_by=user, short_id="bench001", url="https://93.184.216.34/",
+            target_widths=[1024], status="completed",
+        )
+        db.session.add(heatmap)
+        db.session.commit()
+        snapshot = storage.store_snapshot(heatmap, 1024, jpeg_of_about(TARGET_BYTES), page_height=2000)
+        content_path = f"/api/projects/{user.current_project_id}/heatmap_screenshots/{heatmap.id}/content?width=1024"
+        return environment, raw_key, content_path, storage.snapshot_file_path(snapshot), snapshot.content_hash
+
+
+def static_app():  # type: ignore[no-untyped-def]
+    """gunicorn 'bench.content:static_app()': the same file, sent the plainest way Flask can."""
+    from flask import Flask, send_file
+
+    app = Flask(__name__)
+    path = os.environ["BENCH_STATIC_FILE"]
+    etag = os.environ["BENCH_STATIC_ETAG"]
+
+    @app.get("/static.jpg")
+    def static_file():  # type: ignore[no-untyped-def]
+        return send_file(path, mimetype="image/jpeg", etag=etag, conditional=True, max_age=60)
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_gunicorn(stack: ExitStack, app_spec: str, environment: dict[str, str]) -> int:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+         app_spec],
+        cwd=ROOT, env=environment, start_new_session=True,
+    )
+    stack.callback(stop, server)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return port
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(f"gunicorn {app_spec} exited with {server.returncode}")
+            time.sleep(0.2)
+    raise RuntimeError(f"gunicorn {app_spec} did not start")
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def to_ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def run_wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> dict[str, float]:
+    command = [WRK, "--latency", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run(command + [url], capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    if "Non-2xx or 3xx responses" in output:
+        raise RuntimeError(f"unexpected statuses from {url}:\n{output}")
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    try:
+        return {
+            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+            "p50": to_ms(re.search(r"50%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+            "p99": to_ms(re.search(r"99%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+            "errors": sum(int(count) for count in socket_errors.groups()) if socket_errors else 0,
+        }
+    except (AttributeError, KeyError):
+        raise RuntimeError(f"cannot read wrk's output:\n{output}") from None
+
+
+def check_status(url: str, headers: dict[str, str], expected: int) -> None:
+    from urllib.error import HTTPError
+    from urllib.request import Request, urlopen
+
+    try:
+        status = urlopen(Request(url, headers=headers), timeout=10).status
+    except HTTPError as error:
+        status = error.code
+    if status != expected:
+        raise RuntimeError(f"{url} answered {status}, expected {expected}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run (default 10)")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
+    options = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-content-") as temp, ExitStack() as stack:
+        environment, raw_key, content_path, file_path, content_hash = prepare_install(Path(temp))
+        size = file_path.stat().st_size
+        static_environment = {**environment, "BENCH_STATIC_FILE": str(file_path), "BENCH_STATIC_ETAG": content_hash}
+        app_port = start_gunicorn(stack, "heatmap_app:create_app()", environment)
+        static_port = start_gunicorn(stack, "bench.content:static_app()", static_environment)
+
+        auth = {"Authorization": f"Bearer {raw_key}"}
+        revalidate = {"If-None-Match": f'"{content_hash}"'}
+        cases = [
+            ("content endpoint, 200", f"http://127.0.0.1:{app_port}{content_path}", auth, 200),
+            ("bare static route, 200", f"http://127.0.0.1:{static_port}/static.jpg", {}, 200),
+            ("content endpoint, 304", f"http://127.0.0.1:{app_port}{content_path}", {**auth, **revalidate}, 304),
+            ("bare static route, 304", f"http://127.0.0.1:{static_port}/static.jpg", revalidate, 304),
+        ]
+        print(f"JPEG: {size} bytes; gunicorn --workers 2 (sync) each; wrk -t2 -c{options.connections} "
+              f"-d{options.seconds}s; {os.cpu_count()} CPUs shared by servers and wrk\n")
+        print("| case | requests/s | p50 ms | p99 ms | socket errors |")
+        print("|---|---:|---:|---:|---:|")
+        for label, url, headers, status in cases:
+            check_status(url, headers, status)
+            result = run_wrk(url, headers, options.seconds, options.connections)
+            print(f"| {label} | {result['rps']:.0f} | {result['p50']:.2f} | {result['p99']:.2f} | {result['errors']} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
