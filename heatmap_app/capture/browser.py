@@ -161,8 +161,9 @@ class Browser:
             for same_device_widths in self._widths_per_page_load(wanted):
                 self._emulate_device(same_device_widths[0])
                 self._load(url, explain_navigation_failure)
+                scroll = True
                 for width in same_device_widths:
-                    shot = self._shoot(width, block_consent_modals)
+                    shot, scroll = self._shoot(width, block_consent_modals, scroll)
                     shots[width] = shot
                     if on_shot is not None:
                         on_shot(shot)
@@ -300,7 +301,8 @@ class Browser:
             time.sleep(LOAD_POLL_SECONDS)
         return state
 
-    def _shoot(self, width: int, block_consent_modals: bool) -> Shot:
+    def _shoot(self, width: int, block_consent_modals: bool, scroll: bool) -> tuple[Shot, bool]:
+        """The shot at `width`, and whether the next width needs the lazy-loading scroll again."""
         settings = self.settings
         self._set_viewport(width)
         self._driver.set_script_timeout(settings.command_timeout)
@@ -311,6 +313,7 @@ class Browser:
                 "timeoutMs": settings.resources_timeout * 1000,
                 "quietMs": settings.network_quiet_period * 1000,
                 "blockConsentModals": block_consent_modals,
+                "scroll": scroll,
             },
         )
         if "error" in page:
@@ -320,13 +323,14 @@ class Browser:
         scale = page["scale"]
         page_height = round(page["pageHeight"] * scale)
         height = min(page_height, settings.max_height)
-        return Shot(
+        shot = Shot(
             width=width,
             height=height,
             page_height=page_height,
             page_width=round(page["pageWidth"] * scale),
             jpeg=self._screenshot(width, height, scale),
         )
+        return shot, page["scrollFetched"]
 
     def _screenshot(self, width: int, height: int, scale: float) -> bytes:
         settings = self.settings

@@ -58,6 +58,15 @@ def test_lazy_images_of_every_kind_are_loaded_before_the_shot(browser: Browser, 
     assert looks_like(colour_at(shot, 600, 3150), WHITE)
 
 
+def test_lazy_content_that_appears_only_at_a_later_width_is_loaded_for_that_width(
+    browser: Browser, page_server: PageServer
+) -> None:
+    narrow, wide = browser.capture(page_server.url("lazy-images.html"), [768, 1024])
+
+    assert looks_like(colour_at(narrow, 200, 6150), WHITE), "hidden below 900 px"
+    assert looks_like(colour_at(wide, 200, 6150), GREEN)
+
+
 def test_a_phone_width_gets_touch_a_mobile_user_agent_and_the_mobile_layout(
     browser: Browser, page_server: PageServer
 ) -> None:

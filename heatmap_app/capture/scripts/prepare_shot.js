@@ -118,10 +118,14 @@ function acceptConsent() {
   }
 }
 
+// Returns when the scroll began, or null when it was skipped.
 async function loadLazyContent() {
-  for (const element of document.querySelectorAll('img[loading="lazy"], iframe[loading="lazy"]')) {
-    element.loading = 'eager';
-  }
+  const nativeLazy = document.querySelectorAll('img[loading="lazy"], iframe[loading="lazy"]');
+  for (const element of nativeLazy) element.loading = 'eager';
+  if (!options.scroll) return null;
+  // Let those loads start first, so that only what the scroll itself sets off counts as scroll-driven.
+  if (nativeLazy.length > 0) await renderedFrames();
+  const scrollStartedAt = performance.now();
   // Script-driven loaders (IntersectionObserver, scroll listeners) need each part of the page in view.
   // innerHeight, not the emulated viewport height: a phone page without a viewport meta tag is zoomed out.
   const capturedHeight = () => Math.min(pageHeight(), options.maxHeight / pageScale());
@@ -131,6 +135,7 @@ async function loadLazyContent() {
   }
   scrollToY(0);
   await renderedFrames();
+  return scrollStartedAt;
 }
 
 function pendingImages() {
@@ -167,8 +172,9 @@ function settleAnimations() {
 (async () => {
   installStyle();
   if (options.blockConsentModals) acceptConsent();
-  await loadLazyContent();
+  const scrollStartedAt = await loadLazyContent();
   await awaitImagesAndFonts();
+  const tracker = window.__heatmapRequests;
   // What is still loading now would hold every following width as well.
   if (remainingMs() === 0) window.stop();
   if (options.blockConsentModals) acceptConsent();
@@ -179,5 +185,8 @@ function settleAnimations() {
     pageWidth: document.documentElement.scrollWidth,
     pageHeight: pageHeight(),
     scale: pageScale(),
+    // A page that fetched nothing when scrolled has no scroll-driven loading to redo at the next width.
+    scrollFetched: scrollStartedAt !== null
+      && (!tracker || tracker.startTimes.some((startTime) => startTime >= scrollStartedAt)),
   };
 })().then(done, (error) => done({ error: String(error) }));
