@@ -32,6 +32,7 @@ function pollLiveRegion(element, delay) {
     const replacement = template.content.firstElementChild;
     if (!replacement) return;
     element.replaceWith(replacement);
+    enhance(replacement);
     if (replacement.dataset.liveUrl) {
       pollLiveRegion(replacement, Math.min(delay + 500, POLL_MAX_MS));
     } else {
@@ -93,7 +94,25 @@ function widthPresets(form) {
   if (checked && checked.dataset.widths && !widths.value) widths.value = checked.dataset.widths;
 }
 
+// The detail page shows a screenshot at its real size; "Fit to width" scales it into the panel.
+function fitToggle(button) {
+  const viewport = document.getElementById(button.dataset.fitTarget);
+  if (!viewport) return;
+  button.hidden = false;
+  button.addEventListener("click", () => {
+    const fitted = viewport.classList.toggle("fit");
+    button.setAttribute("aria-pressed", String(fitted));
+  });
+}
+
+function enhance(root) {
+  root.querySelectorAll("[data-fit-target]").forEach(fitToggle);
+  const currentTab = root.querySelector(".tabs [aria-current=page]");
+  if (currentTab) currentTab.scrollIntoView({ block: "nearest", inline: "center" });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  enhance(document);
   document.querySelectorAll("[data-live-url]").forEach((element) => pollLiveRegion(element, POLL_FIRST_MS));
   document.querySelectorAll("form[data-confirm]").forEach(confirmBeforeSubmit);
   document.querySelectorAll("[data-copy-target]").forEach(copyButton);

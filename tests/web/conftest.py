@@ -39,11 +39,9 @@ def capture_site() -> Iterator[CaptureSite]:
 
 
 @pytest.fixture
-def app(make_app: Any, capture_site: CaptureSite) -> Iterator[Flask]:
-    """The suite's app, allowed to capture the loopback site."""
-    application = make_app(CAPTURE_ALLOW_HOSTS=capture_site.host_port)
-    with application.app_context():
-        yield application
+def app_config(capture_site: CaptureSite) -> dict[str, Any]:
+    """The web tests' app may capture the loopback site."""
+    return {"CAPTURE_ALLOW_HOSTS": capture_site.host_port}
 
 
 @pytest.fixture
