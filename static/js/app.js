@@ -105,14 +105,22 @@ function fitToggle(button) {
   });
 }
 
+// On a narrow screen the width tabs scroll sideways; keep the chosen one in sight.
+function revealCurrentTab() {
+  const currentTab = document.querySelector(".tabs [aria-current=page]");
+  if (!currentTab) return;
+  const tabs = currentTab.closest(".tabs");
+  tabs.scrollLeft = currentTab.offsetLeft - (tabs.clientWidth - currentTab.offsetWidth) / 2;
+}
+
 function enhance(root) {
   root.querySelectorAll("[data-fit-target]").forEach(fitToggle);
-  const currentTab = root.querySelector(".tabs [aria-current=page]");
-  if (currentTab) currentTab.scrollIntoView({ block: "nearest", inline: "center" });
+  revealCurrentTab();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   enhance(document);
+  window.addEventListener("resize", revealCurrentTab);
   document.querySelectorAll("[data-live-url]").forEach((element) => pollLiveRegion(element, POLL_FIRST_MS));
   document.querySelectorAll("form[data-confirm]").forEach(confirmBeforeSubmit);
   document.querySelectorAll("[data-copy-target]").forEach(copyButton);
