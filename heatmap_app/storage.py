@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from flask import current_app
+from flask import Response, abort, current_app, send_file
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
@@ -99,6 +99,20 @@ def snapshot_file_path(snapshot: HeatmapSnapshot) -> Path:
 
 def thumbnail_file_path(snapshot: HeatmapSnapshot) -> Path:
     return _absolute(snapshot.thumbnail_path)
+
+
+def send_jpeg(path: Path, snapshot: HeatmapSnapshot, *, etag: str, max_age: int) -> Response:
+    """A stored JPEG as a private, revalidatable response (ETag, 304 on If-None-Match), for the API and the UI.
+
+    A file replaced by a newer capture between the lookup and here answers 404, never a 500.
+    """
+    if not path.is_file():
+        abort(404, "This screenshot was just replaced by a newer capture; request it again.")
+    response = send_file(path, mimetype="image/jpeg", etag=etag, last_modified=snapshot.created_at,
+                         max_age=max_age, conditional=True)
+    response.headers["Cache-Control"] = f"private, max-age={max_age}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def store_snapshot(

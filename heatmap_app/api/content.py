@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request, send_file
+from flask import Response, request
 
 from heatmap_app import heatmaps, storage
 from heatmap_app.api import project_route
@@ -28,17 +28,10 @@ def _requested_width() -> int:
 
 
 def send_snapshot(snapshot: HeatmapSnapshot) -> Response:
-    response = send_file(
-        storage.snapshot_file_path(snapshot),
-        mimetype="image/jpeg",
-        etag=snapshot.content_hash,
-        last_modified=snapshot.created_at,
-        max_age=CONTENT_MAX_AGE,
-        conditional=True,
+    response = storage.send_jpeg(
+        storage.snapshot_file_path(snapshot), snapshot, etag=snapshot.content_hash, max_age=CONTENT_MAX_AGE
     )
-    response.headers["Cache-Control"] = f"private, max-age={CONTENT_MAX_AGE}"
     response.headers["Content-Disposition"] = f'inline; filename="screenshot-{snapshot.heatmap_id}-{snapshot.width}.jpg"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

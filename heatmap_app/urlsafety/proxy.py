@@ -359,14 +359,12 @@ class GuardProxy:
         return addresses
 
     async def _open_upstream(self, addresses: list[IPAddress], port: int):
-        last: BaseException | None = None
         for ip in addresses:
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(ip.compressed, port, limit=_BUF), self.connect_timeout
                 )
-            except (OSError, asyncio.TimeoutError) as exc:
-                last = exc
+            except (OSError, asyncio.TimeoutError):
                 continue
             sock = writer.get_extra_info("socket")
             if sock is not None:

@@ -6,10 +6,9 @@ Every read and write goes through heatmap_app.heatmaps, the service the JSON API
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -228,25 +227,17 @@ def _snapshot_at(heatmap: SavedHeatmap, width: int) -> HeatmapSnapshot:
     return snapshot
 
 
-def _send_image(path: Path, snapshot: HeatmapSnapshot, etag: str) -> Response:
-    if not path.is_file():
-        abort(404, "This screenshot was replaced; reload the page.")
-    response = send_file(path, mimetype="image/jpeg", etag=etag, last_modified=snapshot.created_at,
-                         max_age=IMAGE_MAX_AGE, conditional=True)
-    response.cache_control.public = False
-    response.cache_control.private = True
-    return response
-
-
 @web.get("/heatmaps/<short_id>/thumbnails/<int:width>.jpg")
 @login_required
 def heatmap_thumbnail(short_id: str, width: int) -> Response:
     snapshot = _snapshot_at(_heatmap_or_404(short_id), width)
-    return _send_image(storage.thumbnail_file_path(snapshot), snapshot, etag=f"thumb-{snapshot.content_hash}")
+    return storage.send_jpeg(storage.thumbnail_file_path(snapshot), snapshot, etag=f"thumb-{snapshot.content_hash}",
+                             max_age=IMAGE_MAX_AGE)
 
 
 @web.get("/heatmaps/<short_id>/screenshots/<int:width>.jpg")
 @login_required
 def heatmap_screenshot(short_id: str, width: int) -> Response:
     snapshot = _snapshot_at(_heatmap_or_404(short_id), width)
-    return _send_image(storage.snapshot_file_path(snapshot), snapshot, etag=snapshot.content_hash)
+    return storage.send_jpeg(storage.snapshot_file_path(snapshot), snapshot, etag=snapshot.content_hash,
+                             max_age=IMAGE_MAX_AGE)
