@@ -178,6 +178,23 @@ def user_can_reach_project(user: User, project: Project, key: PersonalAPIKey | N
     return any(membership.organization_id == project.organization_id for membership in user.memberships)
 
 
+def install_has_users() -> bool:
+    return db.session.scalar(select(User.id).limit(1)) is not None
+
+
+def current_project(user: User, key: PersonalAPIKey | None = None) -> Project | None:
+    """The project the user works in: their chosen one while they (and the key) can reach it, else the first."""
+    reachable = [project for project in user.projects if user_can_reach_project(user, project, key)]
+    return user.current_project if user.current_project in reachable else next(iter(reachable), None)
+
+
+def switch_project(user: User, project: Project) -> None:
+    if not user_can_reach_project(user, project):
+        raise AccountError("You are not a member of that project.", "project_id")
+    user.current_project = project
+    db.session.commit()
+
+
 def revoke_api_key(user: User, key_id: str) -> bool:
     key = db.session.scalar(select(PersonalAPIKey).where(PersonalAPIKey.id == key_id, PersonalAPIKey.user_id == user.id))
     if key is None:

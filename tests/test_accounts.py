@@ -110,3 +110,25 @@ def test_last_used_at_is_written_at_most_once_an_hour(app: Flask, user: User) ->
     db.session.commit()
     record_api_key_use(key)
     assert key.last_used_at is not None and key.last_used_at > first_use
+
+
+def test_the_current_project_falls_back_to_the_first_reachable_one(app: Flask, user: User) -> None:
+    from heatmap_app.accounts import current_project, switch_project
+    from heatmap_app.models import Project
+
+    first = user.current_project
+    second = Project(organization=user.organizations[0], name="Second", api_token="phc_second_project")
+    db.session.add(second)
+    db.session.commit()
+    switch_project(user, second)
+    scoped_to_first, _ = create_api_key(user, "first only", ["*"], [first.id])
+
+    assert current_project(user) == second
+    assert current_project(user, scoped_to_first) == first
+
+
+def test_nobody_switches_to_a_project_of_another_organization(app: Flask, user: User, other_user: User) -> None:
+    from heatmap_app.accounts import switch_project
+
+    with pytest.raises(AccountError):
+        switch_project(user, other_user.current_project)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from heatmap_app.accounts import (
     API_KEY_PREFIX,
+    current_project,
     find_api_key,
     key_has_scope,
     record_api_key_use,
@@ -78,7 +79,7 @@ def resolve_project(project_id: str, user: User, key: PersonalAPIKey | None = No
     """The project named in the URL (`@current` for the user's current one), or 404 if the caller cannot reach it."""
     project: Project | None
     if project_id == "@current":
-        project = user.current_project or next(iter(user.projects), None)
+        project = current_project(user, key)
     elif project_id.isdigit():
         project = db.session.scalar(select(Project).where(Project.id == int(project_id)))
     else:

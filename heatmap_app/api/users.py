@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import g
 
-from heatmap_app.accounts import user_can_reach_project
+from heatmap_app.accounts import current_project, user_can_reach_project
 from heatmap_app.api import api
 from heatmap_app.api.auth import current_api_user, require_api_key
 from heatmap_app.models import Project, User
@@ -42,7 +42,7 @@ def _serialize_project(project: Project) -> dict[str, Any]:
 def me() -> dict[str, Any]:
     user = current_api_user()
     projects = [project for project in user.projects if user_can_reach_project(user, project, g.api_key)]
-    current = user.current_project if user.current_project in projects else next(iter(projects), None)
+    current = current_project(user, g.api_key)
     return {
         **serialize_user_basic(user),
         "is_staff": user.is_staff,

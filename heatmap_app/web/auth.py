@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from heatmap_app.accounts import AccountError, authenticate, create_user
-from heatmap_app.extensions import db, limiter
-from heatmap_app.models import User
+from heatmap_app.accounts import AccountError, authenticate, create_user, install_has_users
+from heatmap_app.extensions import limiter
 from heatmap_app.web import web
 from heatmap_app.web.forms import LoginForm, SignupForm
 from heatmap_app.web.safety import same_site_path
-
-
-def install_has_users() -> bool:
-    return db.session.scalar(select(User.id).limit(1)) is not None
 
 
 def signup_is_open() -> bool:

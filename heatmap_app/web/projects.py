@@ -9,7 +9,8 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 from werkzeug.wrappers import Response
 
-from heatmap_app.accounts import user_can_reach_project
+from heatmap_app import accounts
+from heatmap_app.accounts import current_project
 from heatmap_app.extensions import db
 from heatmap_app.models import Project, User
 from heatmap_app.web import web
@@ -17,16 +18,8 @@ from heatmap_app.web.forms import ProjectSwitchForm
 from heatmap_app.web.safety import same_site_path
 
 
-def _current_or_first_project(user: User) -> Project | None:
-    """The user's current project, falling back to their first when it is unset or no longer theirs."""
-    project = user.current_project
-    if project is not None and user_can_reach_project(user, project):
-        return project
-    return next(iter(user.projects), None)
-
-
 def active_project(user: User) -> Project:
-    project = _current_or_first_project(user)
+    project = current_project(user)
     if project is None:
         abort(403, "Your account does not belong to any project yet. Ask an admin to add you to one.")
     return project
@@ -37,7 +30,7 @@ def project_choice(project: Project, value: str | int | None = None) -> SelectCh
 
 
 def project_switch_form(user: User) -> ProjectSwitchForm:
-    current = _current_or_first_project(user)
+    current = current_project(user)
     form = ProjectSwitchForm(formdata=None, project_id=current.id if current else None)
     form.project_id.choices = [project_choice(project) for project in user.projects]
     return form
@@ -48,7 +41,7 @@ def inject_project_switcher() -> dict[str, Any]:
     if not current_user.is_authenticated:
         return {}
     return {
-        "current_project": _current_or_first_project(current_user),
+        "current_project": current_project(current_user),
         "project_switch_form": project_switch_form(current_user),
     }
 
@@ -61,7 +54,6 @@ def switch_project() -> Response:
     if not form.validate():
         abort(400, "Choose one of your projects.")
     project = db.session.get(Project, form.project_id.data)
-    current_user.current_project = project
-    db.session.commit()
+    accounts.switch_project(current_user, project)
     flash(f"Switched to {project.name}.", "success")
     return redirect(same_site_path(request.form.get("next"), fallback=url_for("web.heatmap_list")))
