@@ -5,11 +5,13 @@ Plain Python (no Flask): the RQ worker, the `capture` CLI command and the benchm
 
 from .browser import Browser, Shot
 from .errors import CaptureError, PermanentCaptureError, TransientCaptureError
+from .pool import BrowserPool
 from .run import capture, capture_to_directory
 from .settings import CaptureSettings
 
 __all__ = [
     "Browser",
+    "BrowserPool",
     "CaptureError",
     "CaptureSettings",
     "PermanentCaptureError",

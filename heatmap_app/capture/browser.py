@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,6 +17,7 @@ from http import HTTPStatus
 from importlib.resources import files
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException, WebDriverException
@@ -45,11 +47,24 @@ FALLBACK_JPEG_QUALITIES = (50, 35, 20)
 LOAD_POLL_SECONDS = 0.05
 LOAD_POLL_TIMEOUT_SECONDS = 1.0
 ANDROID_PLATFORM = "(Linux; Android 10; K)"
+# Watches the process that started the browser: once that is gone (even SIGKILLed, when no close() can
+# run), it kills the browser's process group. $1: owner pid, $2: browser process group.
+ORPHAN_WATCHDOG_SH = '''
+while state=$(cut -d" " -f3 "/proc/$1/stat" 2>/dev/null) && [ "$state" != Z ] && kill -0 "-$2" 2>/dev/null
+do sleep 1; done
+kill -KILL "-$2" 2>/dev/null
+'''
 
 _SCRIPTS = files(__package__).joinpath("scripts")
 TRACK_REQUESTS_JS = _SCRIPTS.joinpath("track_requests.js").read_text()
 LOAD_STATE_JS = _SCRIPTS.joinpath("load_state.js").read_text()
 PREPARE_SHOT_JS = _SCRIPTS.joinpath("prepare_shot.js").read_text()
+
+AFTER_LOAD_JS = """
+const urls = [location.href, ...performance.getEntriesByType('resource').map((entry) => entry.name)];
+const origins = [...new Set(urls.filter((url) => /^https?:/.test(url)).map((url) => new URL(url).origin))];
+return [origins, window.__heatmapRequests ? window.__heatmapRequests.failedUrls : []];
+"""
 
 ExplainNavigationFailure = Callable[[str], "str | None"]
 
@@ -79,7 +94,8 @@ class Browser:
     """A headless Chrome kept for one or more captures; close() (or the with-block) ends it.
 
     A local Chrome runs under a chromedriver started in its own process group, with a fresh profile
-    directory; close() kills that whole group and removes the profile on every exit path.
+    directory; close() kills that whole group and removes the profile on every exit path. Should this
+    process die without closing it, a watchdog in the group kills the group within a second or two.
     """
 
     def __init__(self, settings: CaptureSettings | None = None) -> None:
@@ -87,6 +103,8 @@ class Browser:
         self._service: webdriver.ChromeService | None = None
         self._driver: webdriver.Remote | None = None
         self._user_data_dir: str | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
+        self._visited_origins: set[str] = set()
         try:
             self._driver = self._start_driver()
             self._user_agents = self._prepare_browser()
@@ -102,9 +120,9 @@ class Browser:
 
         A supervisor that outlives this process can end the browser with os.killpg(id, SIGKILL).
         """
-        if self._service is None or self._service.process is None:
-            return None
-        return self._service.process.pid
+        # Service sets `process` only once it has started chromedriver.
+        process = getattr(self._service, "process", None)
+        return process.pid if process is not None else None
 
     @property
     def user_data_dir(self) -> str | None:
@@ -136,6 +154,9 @@ class Browser:
             except ProcessLookupError:
                 pass
             self._service.process.wait()
+        if self._watchdog is not None:
+            self._watchdog.kill()
+            self._watchdog.wait()
         if self._user_data_dir is not None:
             shutil.rmtree(self._user_data_dir, ignore_errors=True)
 
@@ -151,14 +172,21 @@ class Browser:
         """Full-page JPEGs of `url`, one per width, in the order of `widths` (duplicates dropped).
 
         The page is loaded once for the phone widths and once for the others; each width re-lays
-        the page out in place. `on_shot` receives every shot as soon as it is taken.
+        the page out in place. `on_shot` receives every shot as soon as it is taken. Cookies, storage
+        and cache are wiped before each load: every load is a first visit, whatever came before.
+        After a TransientCaptureError the browser may be stuck: close it.
         """
         if self._driver is None:
             raise RuntimeError("capture() on a closed Browser")
         wanted = list(dict.fromkeys(widths))
         shots: dict[int, Shot] = {}
+        failed_urls: list[str] = []
         try:
             for same_device_widths in self._widths_per_page_load(wanted):
+                self._forget_earlier_visits()
+                self._visited_origins.add(_origin(url))
+                # A request that failed in this capture's first load would fail again, maybe slowly.
+                self._cdp("Network.setBlockedURLs", {"urls": failed_urls})
                 self._emulate_device(same_device_widths[0])
                 self._load(url, explain_navigation_failure)
                 scroll = True
@@ -167,6 +195,8 @@ class Browser:
                     shots[width] = shot
                     if on_shot is not None:
                         on_shot(shot)
+                origins, failed_urls = self._driver.execute_script(AFTER_LOAD_JS)
+                self._visited_origins.update(origins)
         except TimeoutException as error:
             raise TransientCaptureError("The page kept the browser busy for too long") from error
         except (WebDriverException, DriverConnectionError, OSError) as error:
@@ -197,15 +227,34 @@ class Browser:
             executable_path=self.settings.resolved_chromedriver_path(),
             popen_kw={"start_new_session": True},
         )
-        return webdriver.Chrome(options=options, service=self._service)
+        driver = webdriver.Chrome(options=options, service=self._service)
+        self._watchdog = subprocess.Popen(
+            ["/bin/sh", "-c", ORPHAN_WATCHDOG_SH, "heatmap-browser-watchdog", str(os.getpid()), str(self.process_group_id)],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return driver
 
     def _prepare_browser(self) -> _UserAgents:
+        self._cdp("Network.enable")  # Network.setBlockedURLs has no effect without it
         self._cdp("Page.addScriptToEvaluateOnNewDocument", {"source": TRACK_REQUESTS_JS})
         self._cdp("Emulation.setScrollbarsHidden", {"hidden": True})
         user_agent, brands = self._driver.execute_script(
             "return [navigator.userAgent, navigator.userAgentData ? navigator.userAgentData.brands : []]"
         )
         return _user_agents(user_agent, brands)
+
+    def _forget_earlier_visits(self) -> None:
+        if not self._visited_origins:
+            return
+        # Cookies may also belong to hosts that left no resource entry, such as redirect hops.
+        self._cdp("Network.clearBrowserCookies")
+        self._cdp("Network.clearBrowserCache")
+        for origin in self._visited_origins:
+            self._cdp("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
+        self._visited_origins.clear()
 
     def _cdp(self, command: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self._driver.execute_cdp_cmd(command, params or {})
@@ -368,6 +417,11 @@ def _user_agents(headless_user_agent: str, headless_brands: list[dict[str, str]]
         mobile=mobile,
         mobile_metadata={**metadata, "platform": "Android", "platformVersion": "10", "model": "K", "mobile": True},
     )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def _status_line(status: int) -> str:

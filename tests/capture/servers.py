@@ -13,7 +13,8 @@ from urllib.request import urlopen
 
 @dataclass
 class PageServer:
-    """Serves tests/fixtures/pages/; /hang/… never answers, /status/<code> answers that code."""
+    """Serves tests/fixtures/pages/; /hang/… never answers, /fail-slowly/… hangs up after a second
+    without answering, /status/<code> answers that code."""
 
     base_url: str
     requests: list[tuple[float, str]] = field(default_factory=list)
@@ -33,6 +34,10 @@ class PageHandler(SimpleHTTPRequestHandler):
         self.server_record.requests.append((time.monotonic(), self.path))
         if self.path.startswith("/hang/"):
             self.release_hanging.wait()
+            return
+        if self.path.startswith("/fail-slowly/"):
+            self.release_hanging.wait(timeout=1)
+            self.close_connection = True
             return
         status = re.fullmatch(r"/status/(\d{3})", self.path)
         if status:

@@ -34,6 +34,16 @@ def test_an_image_that_never_answers_is_given_up_after_the_resources_timeout(pag
     assert looks_like(colour_at(desktop, 500, 400), GREEN)
 
 
+def test_a_request_that_failed_in_the_first_load_is_not_waited_for_in_the_second(
+    browser: Browser, page_server: PageServer
+) -> None:
+    phone, desktop = browser.capture(page_server.url("failing-stylesheet.html"), [320, 1024])
+
+    assert len(page_server.times_served("fail-slowly/theme.css")) == 1
+    assert looks_like(colour_at(phone, 160, 400), GREEN)
+    assert looks_like(colour_at(desktop, 500, 400), GREEN)
+
+
 @pytest.mark.parametrize(
     ("status", "reason"), [(404, "HTTP 404 Not Found"), (410, "HTTP 410 Gone"), (500, "HTTP 500 Internal Server Error")]
 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +17,16 @@ from tests.capture.processes import LiveProcess, live_processes
 from tests.capture.servers import PageServer
 
 pytestmark = pytest.mark.browser
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+# Starts a browser, says which, then waits to be killed, as an RQ work-horse might be.
+BROWSER_OWNER_SCRIPT = """
+import time
+from heatmap_app.capture import Browser
+browser = Browser()
+print(browser.process_group_id, browser.user_data_dir, flush=True)
+time.sleep(600)
+"""
 
 
 class BrowserProcessWatch:
@@ -110,3 +122,26 @@ def test_every_chrome_process_is_in_the_process_group_a_supervisor_can_kill(page
     finally:
         browser.close()
     assert not Path(profile).exists()
+
+
+def test_a_browser_whose_owner_is_killed_outright_is_ended_by_its_watchdog() -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", BROWSER_OWNER_SCRIPT],
+        cwd=REPOSITORY,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        process_group_id, profile = owner.stdout.readline().split()
+        watch = BrowserProcessWatch()
+        watch.process_group_ids.add(int(process_group_id))
+        watch.user_data_dirs.add(profile)
+        assert watch.processes_left(), "the browser runs while its owner lives"
+
+        owner.kill()  # SIGKILL: no close(), no finally, no atexit
+        owner.wait()
+
+        assert wait_until_gone(watch) == []
+    finally:
+        owner.kill()
+        owner.wait()

@@ -1,0 +1,237 @@
+"""Capture benchmark: our engine against the floor and the naive way, on the Start Bootstrap "Creative" page.
+
+    .venv/bin/python bench/capture.py [--rounds 5]
+
+Serves bench/sites/creative on a loopback port and captures it at the seven default widths, as shipped
+(its third-party tags cannot be reached here) and without those tags (index-local.html). Rounds are
+interleaved, the order of the methods rotating each round; the table shows medians. Every method
+starts its own Chrome and that start (and its end) is counted in its time, except "ours, warm", a
+BrowserPool whose Chrome was started and used once before the first round. The JPEGs of our last
+round land in bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from selenium import webdriver
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from heatmap_app.capture import BrowserPool, CaptureSettings, capture  # noqa: E402
+from heatmap_app.capture.browser import CHROME_ARGUMENTS  # noqa: E402
+from heatmap_app.capture.run import write_atomically  # noqa: E402
+
+SITE = Path(__file__).resolve().parent / "sites" / "creative"
+RESULTS = Path(__file__).resolve().parent / "results"
+WIDTHS = [320, 375, 425, 768, 1024, 1440, 1920]
+PAGES = {
+    "as shipped (7 third-party tags, unreachable)": "index.html",
+    "third-party tags removed": "index-local.html",
+}
+SETTINGS = CaptureSettings()
+MEMORY_SAMPLE_SECONDS = 0.02
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serve_site() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(SITE)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def plain_chrome(page_load_strategy: str = "normal") -> Iterator[webdriver.Chrome]:
+    """A Chrome as the engine starts it, minus everything the engine adds after the start."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = SETTINGS.resolved_chrome_binary()
+    options.page_load_strategy = page_load_strategy
+    for argument in CHROME_ARGUMENTS:
+        options.add_argument(argument)
+    service = webdriver.ChromeService(SETTINGS.resolved_chromedriver_path(), popen_kw={"start_new_session": True})
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        os.killpg(service.process.pid, signal.SIGKILL)
+        service.process.wait()
+
+
+def floor(url: str) -> None:
+    """The least work a full-page capture per width can do: one load, then metrics and a shot per width."""
+    with plain_chrome() as driver:
+        driver.get(url)
+        for width in WIDTHS:
+            driver.execute_cdp_cmd(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 500},
+            )
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.execute_cdp_cmd(
+                "Page.captureScreenshot",
+                {
+                    "format": "jpeg",
+                    "quality": 70,
+                    "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+                    "captureBeyondViewport": True,
+                },
+            )
+
+
+def naive(url: str) -> None:
+    """A new Chrome per width, the window resized to the page height, then a screenshot."""
+    for width in WIDTHS:
+        with plain_chrome() as driver:
+            driver.set_window_size(width, 800)
+            driver.get(url)
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(width, height)
+            driver.get_screenshot_as_png()
+
+
+class PeakMemory:
+    """Samples RSS and PSS of this process plus every chromedriver it started and that driver's Chrome.
+
+    RSS counts the pages Chrome processes share once per process; PSS splits them among them.
+    """
+
+    def __init__(self, ignored_process_groups: set[int]) -> None:
+        self.ignored_process_groups = ignored_process_groups
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(MEMORY_SAMPLE_SECONDS):
+            processes = _processes()
+            groups = {
+                group
+                for pid, (parent, group, name) in processes.items()
+                if parent == os.getpid() and name == "chromedriver" and group not in self.ignored_process_groups
+            }
+            measured = [os.getpid()] + [pid for pid, (_, group, _) in processes.items() if group in groups]
+            rss = pss = 0
+            for pid in measured:
+                try:
+                    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                except OSError:
+                    continue
+                rss += _kibibytes(rollup, "Rss") * 1024
+                pss += _kibibytes(rollup, "Pss") * 1024
+            self.peak_rss = max(self.peak_rss, rss)
+            self.peak_pss = max(self.peak_pss, pss)
+
+
+def _kibibytes(rollup: str, field: str) -> int:
+    match = re.search(rf"^{field}:\s+(\d+) kB", rollup, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """pid → (parent pid, process group, name) of every process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            parent, group = stat[stat.rindex(")") + 2 :].split()[1:3]
+            found[int(entry.name)] = (int(parent), int(group), name)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    rounds = parser.parse_args().rounds
+
+    peaks: dict[str, list[tuple[int, int]]] = {}
+    seconds: dict[tuple[str, str], list[float]] = {}
+    with serve_site() as base_url, BrowserPool(SETTINGS, max_jobs=1_000) as pool:
+        pool.capture(f"{base_url}/{PAGES[next(iter(PAGES))]}", WIDTHS)
+
+        def ours_cold(url: str) -> None:
+            with PeakMemory({pool.process_group_id}) as memory:
+                shots = capture(url, WIDTHS, SETTINGS)
+            peaks.setdefault(url, []).append((memory.peak_rss, memory.peak_pss))
+            for shot in shots:
+                out = RESULTS / Path(url).stem
+                out.mkdir(parents=True, exist_ok=True)
+                write_atomically(out / f"{shot.width}.jpg", shot.jpeg)
+
+        def ours_warm(url: str) -> None:
+            pool.capture(url, WIDTHS)
+
+        methods: dict[str, Callable[[str], None]] = {
+            "ours (capture(), cold Chrome)": ours_cold,
+            "ours, warm (BrowserPool)": ours_warm,
+            "floor": floor,
+            "naive (Chrome per width, window resize)": naive,
+        }
+        for round_number in range(rounds):
+            order = list(methods.items())
+            order = order[round_number % len(order) :] + order[: round_number % len(order)]
+            for page_name, page in PAGES.items():
+                for method_name, method in order:
+                    started = time.monotonic()
+                    method(f"{base_url}/{page}")
+                    elapsed = time.monotonic() - started
+                    seconds.setdefault((page_name, method_name), []).append(elapsed)
+                    print(f"round {round_number + 1}/{rounds}  {page_name:45}  {method_name:40} {elapsed:6.2f} s")
+
+    print(f"\n{rounds} rounds, {os.cpu_count()} cores, widths {WIDTHS}\n")
+    print("| page | method | median s | min s | max s | × floor |")
+    print("|---|---|---:|---:|---:|---:|")
+    for page_name in PAGES:
+        floor_median = statistics.median(seconds[(page_name, "floor")])
+        for method_name in methods:
+            runs = seconds[(page_name, method_name)]
+            median = statistics.median(runs)
+            print(
+                f"| {page_name} | {method_name} | {median:.2f} | {min(runs):.2f} | {max(runs):.2f} "
+                f"| {median / floor_median:.2f} |"
+            )
+    print("\nPeak memory of this process + chromedriver + all Chrome processes during ours (cold), median of runs:")
+    for page_name, page in PAGES.items():
+        samples = peaks[f"{base_url}/{page}"]
+        rss = statistics.median(rss for rss, _ in samples) / 2**20
+        pss = statistics.median(pss for _, pss in samples) / 2**20
+        print(f"- {page_name}: RSS sum {rss:.0f} MiB, PSS sum {pss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
