@@ -54,8 +54,9 @@ const deadline = startedAt + options.timeoutMs;
 const remainingMs = () => Math.max(0, deadline - performance.now());
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const withinDeadline = (promise) => Promise.race([promise, sleep(remainingMs())]);
-// Two frames let IntersectionObservers and scroll listeners run; the timer covers a page that is
-// not rendering frames.
+// The timers cover a page that is not rendering frames.
+const nextFrame = () => Promise.race([new Promise((resolve) => requestAnimationFrame(resolve)), sleep(50)]);
+// After two frames, IntersectionObserver callbacks and scroll listeners have run.
 const renderedFrames = () => Promise.race([
   new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),
   sleep(100),
@@ -129,9 +130,11 @@ async function loadLazyContent() {
   // Script-driven loaders (IntersectionObserver, scroll listeners) need each part of the page in view.
   // innerHeight, not the emulated viewport height: a phone page without a viewport meta tag is zoomed out.
   const capturedHeight = () => Math.min(pageHeight(), options.maxHeight / pageScale());
+  // One frame per position is enough: the scroll event and the intersection update of that frame both
+  // see it, even though the observers' callbacks may only run after the next scroll.
   for (let y = 0; y < capturedHeight() && remainingMs() > 0; y += window.innerHeight) {
     scrollToY(y);
-    await renderedFrames();
+    await nextFrame();
   }
   scrollToY(0);
   await renderedFrames();
