@@ -83,6 +83,7 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         "CAPTURE_JPEG_QUALITY": int(env.get("CAPTURE_JPEG_QUALITY", "70")),
         "CAPTURE_MAX_HEIGHT": int(env.get("CAPTURE_MAX_HEIGHT", "16000")),
         "CAPTURE_JOB_TIMEOUT": int(env.get("CAPTURE_JOB_TIMEOUT", "600")),
+        "CAPTURE_BROWSER_RECYCLE_AFTER": int(env.get("CAPTURE_BROWSER_RECYCLE_AFTER", "20")),
         # Seconds before the 2nd and the 3rd try of a capture that failed for a passing reason.
         "CAPTURE_RETRY_DELAYS": [int(part) for part in env.get("CAPTURE_RETRY_DELAYS", "10,60").split(",") if part.strip()],
         "HEATMAP_CREATE_RATE_LIMIT": env.get("HEATMAP_CREATE_RATE_LIMIT", "10/minute;40/day"),

@@ -3,6 +3,9 @@
 It takes ids only, stores each width as soon as it is captured, and settles the heatmap's status once:
 `completed`, or `failed` with a readable reason — at once for permanent errors, after the last try for
 transient ones. A job of an older generation (the heatmap was regenerated or edited since) writes nothing.
+
+`flask worker` runs jobs in its own process (no fork per job), so the browser it keeps warm between
+jobs survives from one job to the next; close_worker_capturer() ends it when the worker stops.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from contextlib import contextmanager
 
 from flask import current_app, has_app_context
 from rq import get_current_job
-from rq.job import Job
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import update
 
@@ -20,7 +22,7 @@ from heatmap_app.capture import CaptureError, PermanentCaptureError, Shot
 from heatmap_app.extensions import db
 from heatmap_app.models import SavedHeatmap
 from heatmap_app.models.base import utcnow
-from heatmap_app.screenshots import capture_page
+from heatmap_app.screenshots import WarmCapturer
 from heatmap_app.storage import StaleCaptureError, store_snapshot
 from heatmap_app.urlsafety import UnsafeURLError
 
@@ -39,10 +41,25 @@ def _app_context() -> Iterator[None]:
         yield
 
 
+_capturer: WarmCapturer | None = None
+
+
+def worker_capturer() -> WarmCapturer:
+    global _capturer
+    if _capturer is None:
+        _capturer = WarmCapturer(current_app.config)
+    return _capturer
+
+
+def close_worker_capturer() -> None:
+    global _capturer
+    if _capturer is not None:
+        _capturer.close()
+        _capturer = None
+
+
 def capture_heatmap(heatmap_id: str, generation: int) -> str:
     with _app_context():
-        # The work-horse is a fork of the worker: it must not share the parent's database connections.
-        db.engine.dispose(close=False)
         return _capture(heatmap_id, generation)
 
 
@@ -67,7 +84,7 @@ def _capture(heatmap_id: str, generation: int) -> str:
         store_snapshot(current, shot.width, shot.jpeg, shot.page_height, generation=generation)
 
     try:
-        capture_page(current_app.config, url, widths, block_consent_modals=block_consent_modals, on_shot=store)
+        worker_capturer().capture(url, widths, block_consent_modals=block_consent_modals, on_shot=store)
     except StaleCaptureError:
         return "superseded"
     except (UnsafeURLError, PermanentCaptureError) as error:
@@ -108,12 +125,3 @@ def settle(heatmap_id: str, generation: int, *, exception: str | None) -> bool:
     )
     db.session.commit()
     return result.rowcount == 1
-
-
-def settle_abandoned(job: Job, reason: str) -> None:
-    """Called by the worker when a job's work-horse died: fail the heatmap if no try is left."""
-    if job.func_name != f"{__name__}.capture_heatmap" or job.retries_left:
-        return
-    heatmap_id, generation = job.args
-    with _app_context():
-        settle(heatmap_id, generation, exception=reason)

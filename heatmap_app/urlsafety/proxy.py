@@ -301,6 +301,13 @@ class GuardProxy:
                     reason = self._blocked.get(current.split("/", 3)[2])
             return reason
 
+    def forget(self) -> None:
+        """Start a new log, so what was blocked during one capture never explains the next one's failure."""
+        with self._lock:
+            self._blocked.clear()
+            self._log.clear()
+            self._redirects.clear()
+
     @property
     def blocked_requests(self) -> list[tuple[str, str]]:
         """``(target, reason)`` for every refused request, oldest first (bounded): the target is
