@@ -192,6 +192,7 @@ class Browser:
                 scroll = True
                 for width in same_device_widths:
                     shot, scroll = self._shoot(width, block_consent_modals, scroll)
+                    self._refuse_blocked_navigation(url, explain_navigation_failure)
                     shots[width] = shot
                     if on_shot is not None:
                         on_shot(shot)
@@ -336,6 +337,16 @@ class Browser:
         if state is None or state["readyState"] != "complete":
             # Only requests that hang or crawl are left; they must not hold the capture.
             self._driver.execute_script("window.stop()")
+
+    def _refuse_blocked_navigation(self, url: str, explain_navigation_failure: ExplainNavigationFailure | None) -> None:
+        """A page that sent itself elsewhere after it loaded (meta refresh, script) and was refused there shows
+        the guard's refusal: fail with the reason rather than keep a screenshot of that."""
+        if explain_navigation_failure is None:
+            return
+        current_url = self._driver.current_url
+        reason = explain_navigation_failure(current_url) if current_url != url else None
+        if reason:
+            raise PermanentCaptureError(f"Blocked: {reason}")
 
     def _poll_load_state(self, done: Callable[[dict[str, Any]], bool], deadline: float) -> dict[str, Any] | None:
         """The last load state seen by the deadline, or None if the page never answered."""
