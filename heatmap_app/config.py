@@ -10,9 +10,6 @@ from typing import Any
 
 from heatmap_app.urlsafety import parse_allow_hosts
 
-DEFAULT_TARGET_WIDTHS = [320, 375, 425, 768, 1024, 1440, 1920]
-
-
 
 class ConfigurationError(RuntimeError):
     """The environment describes an app that must not start."""

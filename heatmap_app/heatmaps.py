@@ -23,14 +23,13 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from heatmap_app import storage
-from heatmap_app.config import DEFAULT_TARGET_WIDTHS
 from heatmap_app.extensions import db, limiter
 from heatmap_app.models import HEATMAP_STATUSES, HEATMAP_TYPES, HeatmapSnapshot, Project, SavedHeatmap, User
 from heatmap_app.models.base import utcnow
 from heatmap_app.queue import enqueue_capture, redis_connection
 from heatmap_app.urlsafety import UnsafeURLError, check_url, parse_allow_hosts
 
-DEFAULT_WIDTHS: list[int] = list(DEFAULT_TARGET_WIDTHS)
+DEFAULT_WIDTHS = [320, 375, 425, 768, 1024, 1440, 1920]
 MIN_WIDTH = 100
 MAX_WIDTH = 3000
 MAX_WIDTHS = 16
