@@ -6,7 +6,9 @@ Serves bench/sites/creative on a loopback port and captures it at the seven defa
 (its third-party tags cannot be reached here) and without those tags (index-local.html). Rounds are
 interleaved, the order of the methods rotating each round; the table shows medians. Every method
 starts its own Chrome and that start (and its end) is counted in its time, except "ours, warm", a
-BrowserPool whose Chrome was started and used once before the first round. The JPEGs of our last
+BrowserPool whose Chrome was started and used once before the first round, and "the worker's path",
+the same warm browser with every request going through the URL-safety guard proxy, as `flask worker`
+runs it (heatmap_app.screenshots.WarmCapturer). The JPEGs of our last
 round land in bench/results/.
 """
 
@@ -33,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from heatmap_app.capture import BrowserPool, CaptureSettings, capture  # noqa: E402
 from heatmap_app.capture.browser import CHROME_ARGUMENTS  # noqa: E402
 from heatmap_app.capture.run import write_atomically  # noqa: E402
+from heatmap_app.config import config_from_environment  # noqa: E402
+from heatmap_app.screenshots import WarmCapturer  # noqa: E402
 
 SITE = Path(__file__).resolve().parent / "sites" / "creative"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -183,11 +187,15 @@ def main() -> None:
     seconds: dict[tuple[str, str], list[float]] = {}
     with serve_site() as base_url, BrowserPool(SETTINGS, max_jobs=1_000) as pool:
         pool.capture(f"{base_url}/{PAGES[next(iter(PAGES))]}", WIDTHS)
+        worker_config = config_from_environment(
+            RESULTS, environ={"SECRET_KEY": "bench-" * 8, "CAPTURE_ALLOW_HOSTS": base_url.removeprefix("http://"),
+                              "CAPTURE_BROWSER_RECYCLE_AFTER": "1000"}
+        )
+        worker_capturer = WarmCapturer(worker_config)
+        worker_capturer.capture(f"{base_url}/{PAGES[next(iter(PAGES))]}", WIDTHS)
 
         def ours_cold(url: str) -> None:
-            with PeakMemory({pool.process_group_id}) as memory:
-                shots = capture(url, WIDTHS, SETTINGS)
-            peaks.setdefault(url, []).append((memory.peak_rss, memory.peak_pss))
+            shots = capture(url, WIDTHS, SETTINGS)
             for shot in shots:
                 out = RESULTS / Path(url).stem
                 out.mkdir(parents=True, exist_ok=True)
@@ -196,9 +204,16 @@ def main() -> None:
         def ours_warm(url: str) -> None:
             pool.capture(url, WIDTHS)
 
+        def ours_worker(url: str) -> None:
+            # This process plays the worker: its memory and its warm Chrome's are what a worker costs.
+            with PeakMemory({pool.process_group_id}) as memory:
+                worker_capturer.capture(url, WIDTHS)
+            peaks.setdefault(url, []).append((memory.peak_rss, memory.peak_pss))
+
         methods: dict[str, Callable[[str], None]] = {
             "ours (capture(), cold Chrome)": ours_cold,
             "ours, warm (BrowserPool)": ours_warm,
+            "ours, the worker's path (warm, behind the URL guard proxy)": ours_worker,
             "floor": floor,
             "naive (Chrome per width, window resize)": naive,
         }
@@ -212,6 +227,7 @@ def main() -> None:
                     elapsed = time.monotonic() - started
                     seconds.setdefault((page_name, method_name), []).append(elapsed)
                     print(f"round {round_number + 1}/{rounds}  {page_name:45}  {method_name:40} {elapsed:6.2f} s")
+        worker_capturer.close()
 
     print(f"\n{rounds} rounds, {os.cpu_count()} cores, widths {WIDTHS}\n")
     print("| page | method | median s | min s | max s | × floor |")
@@ -225,7 +241,7 @@ def main() -> None:
                 f"| {page_name} | {method_name} | {median:.2f} | {min(runs):.2f} | {max(runs):.2f} "
                 f"| {median / floor_median:.2f} |"
             )
-    print("\nPeak memory of this process + chromedriver + all Chrome processes during ours (cold), median of runs:")
+    print("\nPeak memory of the worker's path (this process + its chromedriver and Chrome), median of runs:")
     for page_name, page in PAGES.items():
         samples = peaks[f"{base_url}/{page}"]
         rss = statistics.median(rss for rss, _ in samples) / 2**20
