@@ -33,7 +33,8 @@ from heatmap_app.accounts import PROJECT_TOKEN_PREFIX, find_user_by_email
 from heatmap_app.config import config_from_environment
 from heatmap_app.extensions import db
 from heatmap_app.models import Project
-from tests.web.browser import PROJECT_ROOT, BurstWorker, serve_app, serve_folder, start_chrome
+from tests.support.site import serve_site
+from tests.web.browser import PROJECT_ROOT, BurstWorker, serve_app, start_chrome
 
 PAGES = PROJECT_ROOT / "tests" / "web" / "pages"
 WIDTHS = (1440, 375)
@@ -126,7 +127,8 @@ def run(out: Path, redis_url: str) -> list[Path]:
     if Worker.all(connection=Redis.from_url(redis_url)):
         raise SystemExit(f"Another RQ worker listens on {redis_url}; it would take our captures. Pick another --redis-url.")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory() as folder, serve_folder(PAGES) as site:
+    with tempfile.TemporaryDirectory() as folder, serve_site(PAGES) as served:
+        site = served.host
         app = make_app(Path(folder), redis_url, site)
         driver = start_chrome()
         try:

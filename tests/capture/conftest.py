@@ -10,7 +10,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from functools import partial
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.request import urlopen
@@ -18,25 +17,18 @@ from urllib.request import urlopen
 import pytest
 
 from heatmap_app.capture import Browser, CaptureSettings
-from tests.capture.servers import ForwardingProxyHandler, PageHandler, PageServer, RecordingProxy
+from tests.capture.servers import ForwardingProxyHandler, RecordingProxy
+from tests.support.site import Site, serve_site
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 @pytest.fixture(scope="session")
-def page_server() -> Iterator[PageServer]:
-    release_hanging = threading.Event()
-    record = PageServer(base_url="")
-    handler = type("BoundPageHandler", (PageHandler,), {"server_record": record, "release_hanging": release_hanging})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(PAGES)))
-    server.daemon_threads = True
-    record.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield record
-    release_hanging.set()
-    server.shutdown()
-    server.server_close()
+def page_server() -> Iterator[Site]:
+    """tests/fixtures/pages/ on loopback, with the misbehaving paths of tests.support.site."""
+    with serve_site() as site:
+        yield site
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,13 @@ from PIL import Image
 
 from heatmap_app.capture import Browser, CaptureSettings, Shot, capture, capture_to_directory
 from tests.capture.pixels import RED, colour_at, looks_like
-from tests.capture.servers import PageServer, RecordingProxy
+from tests.capture.servers import RecordingProxy
+from tests.support.site import Site
 
 pytestmark = pytest.mark.browser
 
 
-def test_shots_come_back_in_the_order_asked_without_duplicates(browser: Browser, page_server: PageServer) -> None:
+def test_shots_come_back_in_the_order_asked_without_duplicates(browser: Browser, page_server: Site) -> None:
     shots = browser.capture(page_server.url("hero-100vh.html"), [1024, 320, 1024, 375])
 
     assert [shot.width for shot in shots] == [1024, 320, 375]
@@ -25,7 +26,7 @@ def test_shots_come_back_in_the_order_asked_without_duplicates(browser: Browser,
 
 
 def test_the_page_is_loaded_once_for_the_phone_widths_and_once_for_the_others(
-    browser: Browser, page_server: PageServer
+    browser: Browser, page_server: Site
 ) -> None:
     served_before = len(page_server.times_served("mobile-layout.html"))
 
@@ -34,7 +35,7 @@ def test_the_page_is_loaded_once_for_the_phone_widths_and_once_for_the_others(
     assert len(page_server.times_served("mobile-layout.html")) - served_before == 2
 
 
-def test_each_shot_is_handed_over_as_soon_as_it_is_taken(browser: Browser, page_server: PageServer) -> None:
+def test_each_shot_is_handed_over_as_soon_as_it_is_taken(browser: Browser, page_server: Site) -> None:
     handed_over: list[tuple[float, Shot]] = []
     served_before = len(page_server.times_served("hero-100vh.html"))
 
@@ -51,7 +52,7 @@ def test_each_shot_is_handed_over_as_soon_as_it_is_taken(browser: Browser, page_
 
 
 def test_capture_to_directory_writes_one_jpeg_per_width_and_returns_the_summary(
-    page_server: PageServer, tmp_path: Path
+    page_server: Site, tmp_path: Path
 ) -> None:
     url = page_server.url("hero-100vh.html")
 
@@ -69,7 +70,7 @@ def test_capture_to_directory_writes_one_jpeg_per_width_and_returns_the_summary(
 
 
 def test_every_request_goes_through_the_configured_proxy_loopback_included(
-    page_server: PageServer, recording_proxy: RecordingProxy
+    page_server: Site, recording_proxy: RecordingProxy
 ) -> None:
     url = page_server.url("lazy-images.html")
 
@@ -81,7 +82,7 @@ def test_every_request_goes_through_the_configured_proxy_loopback_included(
 
 
 def test_a_remote_webdriver_such_as_a_selenium_grid_can_drive_the_browser(
-    page_server: PageServer, remote_webdriver_url: str
+    page_server: Site, remote_webdriver_url: str
 ) -> None:
     with Browser(CaptureSettings(remote_url=remote_webdriver_url)) as remote:
         phone, desktop = remote.capture(page_server.url("hero-100vh.html"), [320, 1024])

@@ -9,12 +9,12 @@ import pytest
 
 from heatmap_app.capture import Browser, CaptureSettings, PermanentCaptureError, TransientCaptureError
 from tests.capture.pixels import GREEN, colour_at, looks_like
-from tests.capture.servers import PageServer
+from tests.support.site import Site
 
 pytestmark = pytest.mark.browser
 
 
-def test_requests_that_never_answer_do_not_hold_the_capture(browser: Browser, page_server: PageServer) -> None:
+def test_requests_that_never_answer_do_not_hold_the_capture(browser: Browser, page_server: Site) -> None:
     started = time.monotonic()
     [shot] = browser.capture(page_server.url("hanging-requests.html"), [1024])
 
@@ -22,7 +22,7 @@ def test_requests_that_never_answer_do_not_hold_the_capture(browser: Browser, pa
     assert looks_like(colour_at(shot, 500, 400), GREEN)
 
 
-def test_an_image_that_never_answers_is_given_up_after_the_resources_timeout(page_server: PageServer) -> None:
+def test_an_image_that_never_answers_is_given_up_after_the_resources_timeout(page_server: Site) -> None:
     with Browser(CaptureSettings(resources_timeout=1)) as impatient:
         started = time.monotonic()
         phone, desktop = impatient.capture(page_server.url("hanging-image.html"), [320, 1024])
@@ -35,7 +35,7 @@ def test_an_image_that_never_answers_is_given_up_after_the_resources_timeout(pag
 
 
 def test_a_request_that_failed_in_the_first_load_is_not_waited_for_in_the_second(
-    browser: Browser, page_server: PageServer
+    browser: Browser, page_server: Site
 ) -> None:
     phone, desktop = browser.capture(page_server.url("failing-stylesheet.html"), [320, 1024])
 
@@ -48,7 +48,7 @@ def test_a_request_that_failed_in_the_first_load_is_not_waited_for_in_the_second
     ("status", "reason"), [(404, "HTTP 404 Not Found"), (410, "HTTP 410 Gone"), (500, "HTTP 500 Internal Server Error")]
 )
 def test_an_error_answer_fails_permanently_naming_the_status(
-    browser: Browser, page_server: PageServer, status: int, reason: str
+    browser: Browser, page_server: Site, status: int, reason: str
 ) -> None:
     with pytest.raises(PermanentCaptureError) as failure:
         browser.capture(page_server.url(f"status/{status}"), [1024])
@@ -58,7 +58,7 @@ def test_an_error_answer_fails_permanently_naming_the_status(
 
 
 def test_a_navigation_the_url_guard_refused_fails_permanently_with_the_guards_reason(
-    browser: Browser, page_server: PageServer
+    browser: Browser, page_server: Site
 ) -> None:
     asked_about: list[str] = []
 
@@ -72,7 +72,7 @@ def test_a_navigation_the_url_guard_refused_fails_permanently_with_the_guards_re
     assert asked_about == [url]
 
 
-def test_the_url_guard_is_not_consulted_for_a_page_that_loaded(browser: Browser, page_server: PageServer) -> None:
+def test_the_url_guard_is_not_consulted_for_a_page_that_loaded(browser: Browser, page_server: Site) -> None:
     asked_about: list[str] = []
 
     browser.capture(page_server.url("hero-100vh.html"), [1024], explain_navigation_failure=asked_about.append)
@@ -90,7 +90,7 @@ def test_an_unreachable_server_fails_transiently(browser: Browser) -> None:
     assert not failure.value.permanent
 
 
-def test_a_page_that_never_answers_fails_transiently_after_the_page_load_timeout(page_server: PageServer) -> None:
+def test_a_page_that_never_answers_fails_transiently_after_the_page_load_timeout(page_server: Site) -> None:
     with Browser(CaptureSettings(page_load_timeout=1)) as impatient:
         started = time.monotonic()
         with pytest.raises(TransientCaptureError, match="did not answer within 1 seconds"):
@@ -99,7 +99,7 @@ def test_a_page_that_never_answers_fails_transiently_after_the_page_load_timeout
 
 
 def test_a_screenshot_over_the_byte_cap_is_retried_at_a_lower_quality(
-    browser: Browser, page_server: PageServer
+    browser: Browser, page_server: Site
 ) -> None:
     url = page_server.url("lazy-images.html")
     [full_quality] = browser.capture(url, [1024])
@@ -112,7 +112,7 @@ def test_a_screenshot_over_the_byte_cap_is_retried_at_a_lower_quality(
     assert (smaller.width, smaller.height) == (full_quality.width, full_quality.height)
 
 
-def test_a_page_too_large_even_at_the_lowest_quality_fails_permanently(page_server: PageServer) -> None:
+def test_a_page_too_large_even_at_the_lowest_quality_fails_permanently(page_server: Site) -> None:
     with Browser(CaptureSettings(max_bytes=1_000)) as capped:
         with pytest.raises(PermanentCaptureError, match=r"too large: its 1024 px screenshot is over 1,000 bytes"):
             capped.capture(page_server.url("lazy-images.html"), [1024])

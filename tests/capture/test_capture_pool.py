@@ -6,12 +6,12 @@ import pytest
 
 from heatmap_app.capture import BrowserPool, CaptureSettings, PermanentCaptureError
 from tests.capture.pixels import GREEN, colour_at, looks_like
-from tests.capture.servers import PageServer
+from tests.support.site import Site
 
 pytestmark = pytest.mark.browser
 
 
-def test_the_pool_reuses_its_browser_and_replaces_it_after_max_jobs(page_server: PageServer) -> None:
+def test_the_pool_reuses_its_browser_and_replaces_it_after_max_jobs(page_server: Site) -> None:
     with BrowserPool(CaptureSettings(), max_jobs=2) as pool:
         pool.capture(page_server.url("hero-100vh.html"), [1024])
         first_browser = pool.process_group_id
@@ -21,7 +21,7 @@ def test_the_pool_reuses_its_browser_and_replaces_it_after_max_jobs(page_server:
         assert pool.process_group_id not in (None, first_browser)
 
 
-def test_the_pool_replaces_its_browser_after_an_error(page_server: PageServer) -> None:
+def test_the_pool_replaces_its_browser_after_an_error(page_server: Site) -> None:
     with BrowserPool(CaptureSettings()) as pool:
         pool.capture(page_server.url("hero-100vh.html"), [1024])
         with pytest.raises(PermanentCaptureError):
@@ -31,7 +31,7 @@ def test_the_pool_replaces_its_browser_after_an_error(page_server: PageServer) -
         assert shot.page_height == 2000
 
 
-def test_no_page_load_sees_cookies_or_storage_of_an_earlier_one(page_server: PageServer) -> None:
+def test_no_page_load_sees_cookies_or_storage_of_an_earlier_one(page_server: Site) -> None:
     url = page_server.url("remembers-visits.html")
     with BrowserPool(CaptureSettings()) as pool:
         first_job = pool.capture(url, [320, 1024])

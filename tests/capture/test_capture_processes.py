@@ -14,7 +14,7 @@ import pytest
 
 from heatmap_app.capture import Browser, CaptureError, CaptureSettings, Shot, capture
 from tests.capture.processes import LiveProcess, live_processes
-from tests.capture.servers import PageServer
+from tests.support.site import Site
 
 pytestmark = pytest.mark.browser
 
@@ -63,7 +63,7 @@ def wait_until_gone(watch: BrowserProcessWatch, seconds: float = 5) -> list[Live
     return left
 
 
-def test_twenty_captures_leave_no_chrome_or_chromedriver_behind(page_server: PageServer) -> None:
+def test_twenty_captures_leave_no_chrome_or_chromedriver_behind(page_server: Site) -> None:
     watch = BrowserProcessWatch()
     shots: list[Shot] = []
 
@@ -86,7 +86,7 @@ def test_twenty_captures_leave_no_chrome_or_chromedriver_behind(page_server: Pag
 
 
 @pytest.mark.parametrize("page", ["status/404", "hang/page.html"])
-def test_a_failed_capture_leaves_no_process_behind(page_server: PageServer, page: str) -> None:
+def test_a_failed_capture_leaves_no_process_behind(page_server: Site, page: str) -> None:
     watch = BrowserProcessWatch()
 
     def explain_and_note(url: str) -> None:
@@ -104,7 +104,7 @@ def test_a_failed_capture_leaves_no_process_behind(page_server: PageServer, page
     assert watch.processes_left() == []
 
 
-def test_every_chrome_process_is_in_the_process_group_a_supervisor_can_kill(page_server: PageServer) -> None:
+def test_every_chrome_process_is_in_the_process_group_a_supervisor_can_kill(page_server: Site) -> None:
     browser = Browser(CaptureSettings())
     try:
         browser.capture(page_server.url("hero-100vh.html"), [1024])

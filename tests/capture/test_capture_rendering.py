@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from heatmap_app.capture import Browser, Shot
-from tests.capture.servers import PageServer
 from tests.capture.pixels import (
     BLUE,
     CYAN,
@@ -20,18 +19,19 @@ from tests.capture.pixels import (
     image_of,
     looks_like,
 )
+from tests.support.site import Site
 
 pytestmark = pytest.mark.browser
 
 
-def capture_one(browser: Browser, page_server: PageServer, page: str, width: int, **options: bool) -> Shot:
+def capture_one(browser: Browser, page_server: Site, page: str, width: int, **options: bool) -> Shot:
     [shot] = browser.capture(page_server.url(page), [width], **options)
     return shot
 
 
 @pytest.mark.parametrize("width", [320, 1024, 1920])
 def test_a_100vh_hero_stays_one_viewport_tall_in_the_full_page_image(
-    browser: Browser, page_server: PageServer, width: int
+    browser: Browser, page_server: Site, width: int
 ) -> None:
     shot = capture_one(browser, page_server, "hero-100vh.html", width)
 
@@ -41,7 +41,7 @@ def test_a_100vh_hero_stays_one_viewport_tall_in_the_full_page_image(
 
 
 def test_the_image_is_as_wide_as_the_width_asked_for_even_below_the_smallest_window(
-    browser: Browser, page_server: PageServer
+    browser: Browser, page_server: Site
 ) -> None:
     shot = capture_one(browser, page_server, "hero-100vh.html", 320)
 
@@ -49,7 +49,7 @@ def test_the_image_is_as_wide_as_the_width_asked_for_even_below_the_smallest_win
     assert shot.width == 320
 
 
-def test_lazy_images_of_every_kind_are_loaded_before_the_shot(browser: Browser, page_server: PageServer) -> None:
+def test_lazy_images_of_every_kind_are_loaded_before_the_shot(browser: Browser, page_server: Site) -> None:
     shot = capture_one(browser, page_server, "lazy-images.html", 1024)
 
     assert looks_like(colour_at(shot, 200, 3150), GREEN), "native loading=lazy image"
@@ -59,7 +59,7 @@ def test_lazy_images_of_every_kind_are_loaded_before_the_shot(browser: Browser, 
 
 
 def test_lazy_content_that_appears_only_at_a_later_width_is_loaded_for_that_width(
-    browser: Browser, page_server: PageServer
+    browser: Browser, page_server: Site
 ) -> None:
     narrow, wide = browser.capture(page_server.url("lazy-images.html"), [768, 1024])
 
@@ -68,7 +68,7 @@ def test_lazy_content_that_appears_only_at_a_later_width_is_loaded_for_that_widt
 
 
 def test_a_phone_width_gets_touch_a_mobile_user_agent_and_the_mobile_layout(
-    browser: Browser, page_server: PageServer
+    browser: Browser, page_server: Site
 ) -> None:
     shot = capture_one(browser, page_server, "mobile-layout.html", 320)
 
@@ -79,7 +79,7 @@ def test_a_phone_width_gets_touch_a_mobile_user_agent_and_the_mobile_layout(
 
 
 def test_a_desktop_width_after_a_phone_width_gets_no_touch_and_the_desktop_layout(
-    browser: Browser, page_server: PageServer
+    browser: Browser, page_server: Site
 ) -> None:
     phone, desktop = browser.capture(page_server.url("mobile-layout.html"), [320, 1024])
 
@@ -90,7 +90,7 @@ def test_a_desktop_width_after_a_phone_width_gets_no_touch_and_the_desktop_layou
 
 
 def test_a_phone_page_without_a_viewport_tag_is_shown_zoomed_out_as_a_phone_shows_it(
-    browser: Browser, page_server: PageServer
+    browser: Browser, page_server: Site
 ) -> None:
     shot = capture_one(browser, page_server, "zoomed-out.html", 320)
 
@@ -100,7 +100,7 @@ def test_a_phone_page_without_a_viewport_tag_is_shown_zoomed_out_as_a_phone_show
     assert looks_like(colour_at(shot, 305, 20), BLUE)
 
 
-def test_sticky_and_fixed_headers_appear_once_at_the_top(browser: Browser, page_server: PageServer) -> None:
+def test_sticky_and_fixed_headers_appear_once_at_the_top(browser: Browser, page_server: Site) -> None:
     shot = capture_one(browser, page_server, "sticky-header.html", 1024)
     image = image_of(shot)
 
@@ -111,7 +111,7 @@ def test_sticky_and_fixed_headers_appear_once_at_the_top(browser: Browser, page_
     assert header_rows == [] and badge_rows == []
 
 
-def test_consent_banners_are_accepted_and_hidden_when_asked(browser: Browser, page_server: PageServer) -> None:
+def test_consent_banners_are_accepted_and_hidden_when_asked(browser: Browser, page_server: Site) -> None:
     shot = capture_one(browser, page_server, "consent.html", 1024, block_consent_modals=True)
 
     assert looks_like(colour_at(shot, 500, 100), WHITE), "the OneTrust container is hidden"
@@ -119,7 +119,7 @@ def test_consent_banners_are_accepted_and_hidden_when_asked(browser: Browser, pa
     assert looks_like(colour_at(shot, 500, 350), GREEN), "its accept button was clicked"
 
 
-def test_consent_banners_stay_when_not_asked_to_block_them(browser: Browser, page_server: PageServer) -> None:
+def test_consent_banners_stay_when_not_asked_to_block_them(browser: Browser, page_server: Site) -> None:
     shot = capture_one(browser, page_server, "consent.html", 1024)
 
     assert looks_like(colour_at(shot, 500, 100), RED)
@@ -128,7 +128,7 @@ def test_consent_banners_stay_when_not_asked_to_block_them(browser: Browser, pag
 
 
 def test_a_page_taller_than_the_cap_is_cut_at_16000_px_and_its_full_height_reported(
-    browser: Browser, page_server: PageServer
+    browser: Browser, page_server: Site
 ) -> None:
     shot = capture_one(browser, page_server, "tall.html", 1024)
 
@@ -138,14 +138,14 @@ def test_a_page_taller_than_the_cap_is_cut_at_16000_px_and_its_full_height_repor
     assert looks_like(colour_at(shot, 512, 15_990), RED), "the bottom of the image is rendered, not blank"
 
 
-def test_no_scrollbar_is_painted(browser: Browser, page_server: PageServer) -> None:
+def test_no_scrollbar_is_painted(browser: Browser, page_server: Site) -> None:
     shot = capture_one(browser, page_server, "tall.html", 1024)
 
     assert looks_like(colour_at(shot, 1020, 400), RED)
 
 
 def test_animations_and_transitions_are_shown_at_their_end_and_endless_ones_at_rest(
-    browser: Browser, page_server: PageServer
+    browser: Browser, page_server: Site
 ) -> None:
     shot = capture_one(browser, page_server, "animations.html", 1024)
 

@@ -1,12 +1,22 @@
-"""A loopback web site serving the fixture pages, for tests that capture real pages."""
+"""A loopback web site serving fixture pages, for every test (and script) that captures real pages.
+
+Besides the files of its folder it answers a few paths that misbehave on purpose:
+- /gated/<file>: the first request at once, later ones only after `gate` is set (holds a second page load);
+- /hang/…: never answers, until the site stops;
+- /fail-slowly/…: hangs up after a second without answering;
+- /status/<code>: a small page with that HTTP status.
+"""
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,38 +25,67 @@ PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 
 @dataclass
 class Site:
-    """Serves the fixture pages. /gated/<page> answers its first request at once and later ones only
-    after `gate` is set, so a test can hold the second page load of a capture."""
-
     base_url: str = ""
     host: str = ""
     gate: threading.Event = field(default_factory=threading.Event)
-    paths: list[str] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    requests: list[tuple[float, str]] = field(default_factory=list)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path}"
+
+    @property
+    def paths(self) -> list[str]:
+        return [path for _, path in self.requests]
+
+    def times_served(self, path: str) -> list[float]:
+        return [at for at, served in self.requests if served == f"/{path}"]
 
 
 class SiteHandler(SimpleHTTPRequestHandler):
     site: Site
 
     def do_GET(self) -> None:
-        self.site.paths.append(self.path)
+        self.site.requests.append((time.monotonic(), self.path))
+        if self.path.startswith("/hang/"):
+            self.site.stopping.wait()
+            return
+        if self.path.startswith("/fail-slowly/"):
+            self.site.stopping.wait(timeout=1)
+            self.close_connection = True
+            return
+        status = re.fullmatch(r"/status/(\d{3})", self.path)
+        if status:
+            self._answer(HTTPStatus(int(status.group(1))))
+            return
         if self.path.startswith("/gated/"):
             if self.site.paths.count(self.path) > 1:
                 self.site.gate.wait(timeout=30)
             self.path = self.path.removeprefix("/gated")
         super().do_GET()
 
+    def end_headers(self) -> None:
+        # Every capture then really loads the page, as it would on a site that forbids caching.
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def _answer(self, status: HTTPStatus) -> None:
+        body = f"<!doctype html><title>{status.phrase}</title><h1>{status.value} {status.phrase}</h1>".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
 @contextmanager
-def serve_site() -> Iterator[Site]:
+def serve_site(folder: Path = PAGES) -> Iterator[Site]:
     record = Site()
     handler = type("Handler", (SiteHandler,), {"site": record})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(PAGES)))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))
     server.daemon_threads = True
     record.host = f"127.0.0.1:{server.server_address[1]}"
     record.base_url = f"http://{record.host}"
@@ -55,5 +94,6 @@ def serve_site() -> Iterator[Site]:
         yield record
     finally:
         record.gate.set()
+        record.stopping.set()
         server.shutdown()
         server.server_close()

@@ -8,10 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 from selenium import webdriver
@@ -24,24 +21,6 @@ CHROME_FLAGS = (
     "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu", "--hide-scrollbars",
 )
-
-
-class QuietFileHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def serve_folder(folder: Path) -> Iterator[str]:
-    """Serve `folder` on a free loopback port; yields its `host:port`."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietFileHandler, directory=str(folder)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager

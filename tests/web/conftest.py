@@ -17,7 +17,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from heatmap_app import heatmaps, storage
 from heatmap_app.extensions import db
 from heatmap_app.models import SavedHeatmap, User
-from tests.web.browser import BurstWorker, serve_app, serve_folder, start_chrome
+from tests.support.site import serve_site
+from tests.web.browser import BurstWorker, serve_app, start_chrome
 
 PAGES = Path(__file__).resolve().parent / "pages"
 
@@ -34,8 +35,8 @@ class CaptureSite:
 
 @pytest.fixture(scope="session")
 def capture_site() -> Iterator[CaptureSite]:
-    with serve_folder(PAGES) as host_port:
-        yield CaptureSite(host_port)
+    with serve_site(PAGES) as site:
+        yield CaptureSite(site.host)
 
 
 @pytest.fixture
