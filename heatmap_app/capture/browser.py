@@ -155,7 +155,11 @@ class Browser:
                 pass
             self._service.process.wait()
         if self._watchdog is not None:
-            self._watchdog.kill()
+            # Its whole group: the shell and the `sleep` it may be waiting on.
+            try:
+                os.killpg(self._watchdog.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self._watchdog.wait()
         if self._user_data_dir is not None:
             shutil.rmtree(self._user_data_dir, ignore_errors=True)
@@ -192,7 +196,8 @@ class Browser:
                 scroll = True
                 for width in same_device_widths:
                     shot, scroll = self._shoot(width, block_consent_modals, scroll)
-                    self._refuse_blocked_navigation(url, explain_navigation_failure)
+                    # A page that moved itself on to a refused address shows the refusal: never keep that.
+                    self._raise_if_blocked(explain_navigation_failure, *self._page_moved_to(url))
                     shots[width] = shot
                     if on_shot is not None:
                         on_shot(shot)
@@ -308,17 +313,14 @@ class Browser:
         parsed_by = time.monotonic() + settings.page_load_timeout
         state = self._poll_load_state(lambda s: not s["stale"] and s["readyState"] != "loading", parsed_by)
         if state is None or state["stale"] or state["failed"]:
-            reason = explain_navigation_failure(url) if explain_navigation_failure else None
-            if reason:
-                raise PermanentCaptureError(f"Blocked: {reason}")
+            # Not asking the browser where it is: a navigation still pending answers no command.
+            self._raise_if_blocked(explain_navigation_failure, url)
             if state is not None and state["failed"]:
                 raise TransientCaptureError(f"The page could not be reached ({state['errorCode'] or 'network error'})")
             raise TransientCaptureError(f"The page did not answer within {settings.page_load_timeout:g} seconds")
         status = state["status"]
         if status and not 200 <= status < 300:
-            reason = explain_navigation_failure(url) if explain_navigation_failure else None
-            if reason:
-                raise PermanentCaptureError(f"Blocked: {reason}")
+            self._raise_if_blocked(explain_navigation_failure, url, *self._page_moved_to(url))
             raise PermanentCaptureError(f"The page answered HTTP {_status_line(status)}")
         if state["readyState"] == "loading":
             # A script or stylesheet that never answers blocks the parser: take what has rendered.
@@ -338,15 +340,18 @@ class Browser:
             # Only requests that hang or crawl are left; they must not hold the capture.
             self._driver.execute_script("window.stop()")
 
-    def _refuse_blocked_navigation(self, url: str, explain_navigation_failure: ExplainNavigationFailure | None) -> None:
-        """A page that sent itself elsewhere after it loaded (meta refresh, script) and was refused there shows
-        the guard's refusal: fail with the reason rather than keep a screenshot of that."""
-        if explain_navigation_failure is None:
-            return
+    @staticmethod
+    def _raise_if_blocked(explain_navigation_failure: ExplainNavigationFailure | None, *urls: str) -> None:
+        """Fail with the guard's reason if the navigation to any of `urls` was refused."""
+        for url in urls if explain_navigation_failure else ():
+            reason = explain_navigation_failure(url)
+            if reason:
+                raise PermanentCaptureError(f"Blocked: {reason}")
+
+    def _page_moved_to(self, url: str) -> tuple[str, ...]:
+        """Where the page sent the browser after `url` (redirect, meta refresh, script), if anywhere."""
         current_url = self._driver.current_url
-        reason = explain_navigation_failure(current_url) if current_url != url else None
-        if reason:
-            raise PermanentCaptureError(f"Blocked: {reason}")
+        return (current_url,) if current_url != url else ()
 
     def _poll_load_state(self, done: Callable[[dict[str, Any]], bool], deadline: float) -> dict[str, Any] | None:
         """The last load state seen by the deadline, or None if the page never answered."""
