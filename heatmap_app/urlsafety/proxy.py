@@ -73,6 +73,16 @@ def chrome_proxy_arguments(proxy_url: str) -> list[str]:
     ]
 
 
+def _send_without_delay(writer: asyncio.StreamWriter) -> None:
+    """Nagle off: a proxy relays small writes (headers, short bodies) that must not wait for an ACK."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # pragma: no cover - not a TCP socket
+            pass
+
+
 class _UpstreamUnreachable(Exception):
     """The checked address did not accept a connection. The browser is answered with a dropped connection,
     not a 502 page, so it sees a network error as it would without the proxy, and the capture treats the
@@ -373,12 +383,7 @@ class GuardProxy:
                 )
             except (OSError, asyncio.TimeoutError):
                 continue
-            sock = writer.get_extra_info("socket")
-            if sock is not None:
-                try:
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                except OSError:  # pragma: no cover
-                    pass
+            _send_without_delay(writer)
             return reader, writer
         raise _UpstreamUnreachable("could not connect to the server")
 
@@ -391,12 +396,7 @@ class GuardProxy:
         try:
             if len(self._tasks) > self.max_connections or self._stopping:
                 return
-            sock = writer.get_extra_info("socket")
-            if sock is not None:
-                try:
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                except OSError:  # pragma: no cover
-                    pass
+            _send_without_delay(writer)
             await self._serve_client(reader, writer)
         except (asyncio.CancelledError, Exception):
             pass
