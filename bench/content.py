@@ -147,8 +147,9 @@ def run_wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -
     try:
         return {
             "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
-            "p50": to_ms(re.search(r"50%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
-            "p99": to_ms(re.search(r"99%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+            # Anchored: "71.50%" in the thread stats must not read as the 50th percentile.
+            "p50": to_ms(re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE).group(1)),  # type: ignore[union-attr]
+            "p99": to_ms(re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE).group(1)),  # type: ignore[union-attr]
             "errors": sum(int(count) for count in socket_errors.groups()) if socket_errors else 0,
         }
     except (AttributeError, KeyError):
