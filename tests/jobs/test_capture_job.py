@@ -144,6 +144,22 @@ def test_a_transient_failure_is_tried_three_times_then_fails_with_a_readable_rea
     assert job.get_status() == "failed" and job.retries_left == 0  # both retries were spent: three tries
 
 
+def test_a_capture_over_the_job_timeout_is_stopped_and_fails_with_a_reason(
+    app: Flask, site, start_worker, user: User
+) -> None:
+    app.config.update(CAPTURE_JOB_TIMEOUT=3, CAPTURE_RETRY_DELAYS=[])  # one try, three seconds
+    heatmap = create_heatmap(user.current_project, user, {"url": site.url("hang/forever.html"), "widths": [1024]})
+    started = time.monotonic()
+
+    worker = start_worker()
+    finish(worker)
+
+    assert time.monotonic() - started < 20  # the page would hold the browser for its whole 20 s load bound
+    failed = reload(heatmap.id)
+    assert failed.status == "failed" and failed.exception == "The page took too long to capture."
+    assert processes_started_by(worker) == []
+
+
 def test_a_late_failure_never_overwrites_completed_and_an_old_generation_settles_nothing(
     app: Flask, site, user: User
 ) -> None:
