@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from heatmap_app.extensions import db
@@ -151,7 +152,12 @@ def find_api_key(raw_key: str) -> PersonalAPIKey | None:
     """The live key for a raw value, or None for unknown, revoked or inactive-user keys alike."""
     if not raw_key.startswith(API_KEY_PREFIX):
         return None
-    key = db.session.scalar(select(PersonalAPIKey).where(PersonalAPIKey.secure_value == hash_api_key(raw_key)))
+    key = db.session.scalar(
+        select(PersonalAPIKey)
+        .where(PersonalAPIKey.secure_value == hash_api_key(raw_key))
+        # Every API request goes on to check the user and the projects they reach: load them with the key.
+        .options(joinedload(PersonalAPIKey.user).selectinload(User.memberships))
+    )
     if key is None or not key.user.is_active:
         return None
     return key
