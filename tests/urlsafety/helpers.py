@@ -13,7 +13,6 @@ import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
 PUBLIC_IP = "127.0.0.1"
 INTERNAL_IP = "127.0.0.2"
 

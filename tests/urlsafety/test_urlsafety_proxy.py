@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from heatmap_app.urlsafety import GuardProxy, parse_allow_hosts
 from heatmap_app.urlsafety.proxy import BLOCK_HEADER
-
 from tests.urlsafety.helpers import INTERNAL_IP, PUBLIC_IP, MapResolver
 
 
