@@ -31,8 +31,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_security_headers(app)
 
-    from heatmap_app.errors import register_error_handlers
     from heatmap_app.cli import register_commands
+    from heatmap_app.errors import register_error_handlers
 
     register_error_handlers(app)
     register_commands(app)

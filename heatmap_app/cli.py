@@ -11,10 +11,10 @@ from rq import SimpleWorker
 from heatmap_app.accounts import AccountError, create_api_key, create_user, find_user_by_email
 from heatmap_app.capture import CaptureError, capture_to_directory
 from heatmap_app.heatmaps import DEFAULT_WIDTHS, HeatmapInputError, clean_widths
+from heatmap_app.queue import CAPTURE_QUEUE, redis_connection
 from heatmap_app.screenshots import guarded_capture
 from heatmap_app.urlsafety import UnsafeURLError
 from jobs.capture import close_worker_capturer
-from heatmap_app.queue import CAPTURE_QUEUE, redis_connection
 
 
 @click.command("create-user")

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import secrets
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from flask import Response, abort, current_app, send_file
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
+from heatmap_app.capture.run import write_atomically
 from heatmap_app.extensions import db
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.base import utcnow
@@ -43,22 +42,6 @@ def media_root() -> Path:
 
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that the path never holds a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(descriptor, "wb") as temp_file:
-            temp_file.write(data)
-            temp_file.flush()
-            os.fsync(temp_file.fileno())
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def make_thumbnail(image: Image.Image) -> bytes:

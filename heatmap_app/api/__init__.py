@@ -23,5 +23,5 @@ def project_route(rule: str, **options: Any) -> Callable[[Callable[..., Any]], C
     return decorator
 
 
-from heatmap_app.api import users  # noqa: E402,F401  (registers its routes on the blueprint)
-from heatmap_app.api import content, saved, schema  # noqa: E402,F401
+# Each module registers its routes on the blueprint.
+from heatmap_app.api import content, saved, schema, users  # noqa: E402,F401

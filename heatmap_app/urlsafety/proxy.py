@@ -29,18 +29,18 @@ from collections import OrderedDict
 from urllib.parse import urljoin, urlsplit
 
 from .core import (
+    RESOLVE_TIMEOUT,
     IPAddress,
     Resolver,
     UnsafeURLError,
+    _parse_port,
+    _split_host_port,
     allow_key,
     canonical_host,
     check_endpoint,
     host_to_str,
     split_url,
     system_resolver,
-    _split_host_port,
-    _parse_port,
-    RESOLVE_TIMEOUT,
 )
 
 BLOCK_HEADER = "X-Heatmap-Blocked"
@@ -644,19 +644,22 @@ class GuardProxy:
         out.append(b"\r\n")
         return b"".join(out)
 
+    async def _relay_exactly(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, length: int) -> None:
+        remaining = length
+        while remaining > 0:
+            data = await asyncio.wait_for(src.read(min(_BUF, remaining)), self.idle_timeout)
+            if not data:
+                raise _BadRequest(502, "body ended early")
+            dst.write(data)
+            remaining -= len(data)
+            await asyncio.wait_for(dst.drain(), self.idle_timeout)
+
     async def _relay_body(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, framing: str, length: int) -> None:
         timeout = self.idle_timeout
         if framing == "none":
             return
         if framing == "length":
-            remaining = length
-            while remaining > 0:
-                data = await asyncio.wait_for(src.read(min(_BUF, remaining)), timeout)
-                if not data:
-                    raise _BadRequest(502, "body ended early")
-                dst.write(data)
-                remaining -= len(data)
-                await asyncio.wait_for(dst.drain(), timeout)
+            await self._relay_exactly(src, dst, length)
             return
         if framing == "eof":
             while True:
@@ -680,14 +683,7 @@ class GuardProxy:
                     if t in (b"\r\n", b"\n"):
                         await asyncio.wait_for(dst.drain(), timeout)
                         return
-            remaining = size + 2  # data + CRLF
-            while remaining > 0:
-                data = await asyncio.wait_for(src.read(min(_BUF, remaining)), timeout)
-                if not data:
-                    raise _BadRequest(502, "body ended early")
-                dst.write(data)
-                remaining -= len(data)
-                await asyncio.wait_for(dst.drain(), timeout)
+            await self._relay_exactly(src, dst, size + 2)  # data + CRLF
 
 
 __all__ = ["GuardProxy", "BLOCK_HEADER", "chrome_proxy_arguments"]

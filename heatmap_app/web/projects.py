@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
-from wtforms import SelectChoice
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from heatmap_app import accounts
 from heatmap_app.accounts import current_project

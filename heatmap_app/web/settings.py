@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from wtforms import SelectChoice
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from heatmap_app.accounts import AccountError, create_api_key, revoke_api_key
 from heatmap_app.models import PersonalAPIKey, User
