@@ -133,10 +133,8 @@ def heatmap_new() -> Response | tuple[str, int, dict[str, str]]:
         except heatmaps.HeatmapInputError as error:
             field = getattr(form, error.field or "", None)
             (field.errors if field is not None else form.form_errors).append(error.message)
-        except heatmaps.CreateRateLimited as error:
-            form.form_errors.append(
-                f"You have created many heatmaps in a short time. Try again in {error.retry_after} seconds."
-            )
+        except heatmaps.CreateRateLimited as error:  # RefusedURLsRateLimited too
+            form.form_errors.append(str(error))
             headers["Retry-After"] = str(error.retry_after)
         else:
             flash("Saved. The screenshots are being captured; they appear here as each width is ready.", "success")
