@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from heatmap_app.config import config_from_environment
@@ -26,6 +27,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "heatmap-limiter")
+    # A Redis that stopped answering must not hold a request for long.
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2, "socket_timeout": 2})
+    trust_forwarded_headers(app)
 
     register_extensions(app)
     register_blueprints(app)
@@ -39,6 +43,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def trust_forwarded_headers(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto/-Host as set by the TRUSTED_PROXY_COUNT proxies in front, and only then.
+
+    Without it every client behind a proxy has the proxy's address (one login bucket for everyone);
+    with it unconditionally anyone could pick their own address.
+    """
+    proxies = app.config.get("TRUSTED_PROXY_COUNT", 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+
 def register_extensions(app: Flask) -> None:
     from heatmap_app import models  # noqa: F401  (the models must be known before migrations run)
 
@@ -49,10 +64,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    @login_manager.user_loader
-    def load_user(user_id: str) -> models.User | None:
-        user = db.session.get(models.User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.is_active else None
+    from heatmap_app.accounts import user_for_session
+
+    login_manager.user_loader(user_for_session)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import selectinload
 from heatmap_app import storage
 from heatmap_app.extensions import db, limiter
 from heatmap_app.models import HEATMAP_STATUSES, HEATMAP_TYPES, HeatmapSnapshot, Project, SavedHeatmap, User
-from heatmap_app.models.base import utcnow
+from heatmap_app.models.base import MAX_INTEGER, utcnow
 from heatmap_app.queue import enqueue_capture, redis_connection
 from heatmap_app.urlsafety import UnsafeURLError, check_url, parse_allow_hosts
 
@@ -42,7 +42,6 @@ LIST_ORDERS = ("created_at", "updated_at", "name")
 DEFAULT_ORDER = "-updated_at"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
-MAX_INTEGER = 2**31 - 1  # ids and offsets beyond a 32-bit INTEGER cannot match a row (nor bind on SQLite)
 # A change of one of these makes the existing screenshots wrong, so it regenerates.
 CAPTURE_FIELDS = ("url", "widths", "block_consent_modals")
 CREATE_LIMIT_SCOPE = "heatmap-create"
