@@ -37,7 +37,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from heatmap_app.cli import register_commands
     from heatmap_app.errors import register_error_handlers
+    from heatmap_app.input_guard import register_input_guard
 
+    register_input_guard(app)
     register_error_handlers(app)
     register_commands(app)
     return app

@@ -274,7 +274,8 @@ def _project_paths(tag: str) -> dict[str, Any]:
                     **ERRORS,
                 },
                 parameters=[
-                    _query("width", {"type": "integer", "minimum": 1, "default": 1024}, "Viewport width wanted."),
+                    _query("width", {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER, "default": 1024},
+                           "Viewport width wanted."),
                     {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
                 ],
             ),

@@ -19,6 +19,7 @@ from heatmap_app import heatmaps, storage
 from heatmap_app.extensions import db
 from heatmap_app.models import SavedHeatmap, User
 from tests.support.site import serve_site
+from tests.support.served import gunicorn  # noqa: F401  (a fixture)
 from tests.web.browser import BurstWorker, serve_app, start_chrome
 
 PAGES = Path(__file__).resolve().parent / "pages"
