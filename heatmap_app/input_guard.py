@@ -87,7 +87,8 @@ class ChunkedBodyLength:
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() and not environ.get("CONTENT_LENGTH"):
             body = self._read_at_most(environ["wsgi.input"], self.app.config["MAX_CONTENT_LENGTH"] + 1)
             environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
-            del environ["HTTP_TRANSFER_ENCODING"]  # the body is no longer chunked (and werkzeug ignores the length if it is)
+            # No longer chunked; and werkzeug ignores a Content-Length beside "chunked".
+            del environ["HTTP_TRANSFER_ENCODING"]
             environ.pop("wsgi.input_terminated", None)
         return self.wsgi_app(environ, start_response)
 

@@ -242,7 +242,8 @@ def _project_paths(tag: str) -> dict[str, Any]:
             ),
             "patch": operation(
                 "saved_partial_update", "Update; a change of url, widths or block_consent_modals regenerates.",
-                WRITE, {"200": HEATMAP, **ERRORS, **THROTTLED}, requestBody=_body("PatchedSavedHeatmap", required=False),
+                WRITE, {"200": HEATMAP, **ERRORS, **THROTTLED},
+                requestBody=_body("PatchedSavedHeatmap", required=False),
             ),
             "delete": operation(
                 "saved_destroy", "Soft delete.", WRITE, {"204": {"description": "Deleted."}, **ERRORS},

@@ -417,7 +417,9 @@ def check_endpoint(
             continue
         why = address_block_reason(ip)
         if why is not None:
-            raise _no_public_address(host) if isinstance(host, str) else UnsafeURLError(_literal_address_message(ip, why))
+            if isinstance(host, str):
+                raise _no_public_address(host)
+            raise UnsafeURLError(_literal_address_message(ip, why))
     return addresses
 
 

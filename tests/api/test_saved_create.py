@@ -217,8 +217,10 @@ def test_refused_urls_count_against_a_limit_of_their_own_and_past_it_no_reason_i
     """Each refusal tells whether a name resolves inside the operator's network: they cannot be asked for freely."""
     app.config["HEATMAP_REFUSED_URL_RATE_LIMIT"] = "2/minute"
     heatmap = make_heatmap()
-    refused = [client.post(saved_url(), json={"url": f"http://db{n}.invalid/"}, headers=write_headers) for n in range(2)]
-    patched = client.patch(saved_url(f"{heatmap.short_id}/"), json={"url": "http://db3.invalid/"}, headers=write_headers)
+    refused = [client.post(saved_url(), json={"url": f"http://db{n}.invalid/"}, headers=write_headers)
+               for n in range(2)]
+    patched = client.patch(saved_url(f"{heatmap.short_id}/"), json={"url": "http://db3.invalid/"},
+                           headers=write_headers)
     accepted = client.post(saved_url(), json={"url": PAGE_URL}, headers=write_headers)
     others = client.post(
         f"/api/projects/{other_user.current_project_id}/saved/", json={"url": "http://db4.invalid/"},

@@ -49,7 +49,7 @@ def app_config(capture_site: CaptureSite) -> dict[str, Any]:
 
 @pytest.fixture
 def unused_redis_url() -> Iterator[str]:
-    """A Redis URL on a loopback port held bound but not listening: every connection is refused, as when Redis is down."""
+    """A Redis URL on a loopback port held bound but not listening: connections are refused, as when Redis is down."""
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         yield f"redis://127.0.0.1:{held.getsockname()[1]}/0"
