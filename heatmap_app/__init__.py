@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from heatmap_app.config import config_from_environment
@@ -26,6 +27,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "heatmap-limiter")
+    # A Redis that stopped answering must not hold a request for long.
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2, "socket_timeout": 2})
+    trust_forwarded_headers(app)
 
     register_extensions(app)
     register_blueprints(app)
@@ -33,10 +37,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from heatmap_app.cli import register_commands
     from heatmap_app.errors import register_error_handlers
+    from heatmap_app.input_guard import register_input_guard
 
+    register_input_guard(app)
     register_error_handlers(app)
     register_commands(app)
     return app
+
+
+def trust_forwarded_headers(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto/-Host as set by the TRUSTED_PROXY_COUNT proxies in front, and only then.
+
+    Without it every client behind a proxy has the proxy's address (one login bucket for everyone);
+    with it unconditionally anyone could pick their own address.
+    """
+    proxies = app.config.get("TRUSTED_PROXY_COUNT", 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
 
 def register_extensions(app: Flask) -> None:
@@ -49,10 +66,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    @login_manager.user_loader
-    def load_user(user_id: str) -> models.User | None:
-        user = db.session.get(models.User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.is_active else None
+    from heatmap_app.accounts import user_for_session
+
+    login_manager.user_loader(user_for_session)
 
 
 def register_blueprints(app: Flask) -> None:

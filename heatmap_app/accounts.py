@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import secrets
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -15,7 +17,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from heatmap_app.extensions import db
 from heatmap_app.models import Organization, OrganizationMembership, PersonalAPIKey, Project, User
-from heatmap_app.models.base import utcnow
+from heatmap_app.models.accounts import new_session_token
+from heatmap_app.models.base import parse_id, utcnow
 
 API_KEY_PREFIX = "phx_"
 PROJECT_TOKEN_PREFIX = "phc_"
@@ -73,8 +76,7 @@ def create_user(
     email = normalise_email(email)
     if "@" not in email or len(email) > 254 or email.startswith("@") or email.endswith("@"):
         raise AccountError("Enter a valid email address.", "email")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.", "password")
+    _check_new_password(password, "password")
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountError("An account with this email already exists.", "email")
 
@@ -100,9 +102,54 @@ def create_user(
     return user
 
 
+def _check_new_password(password: str, field: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.", field)
+
+
+@cache
+def _hash_for_unknown_emails() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
 def authenticate(email: str, password: str) -> User | None:
-    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is None or not user.is_active or not check_password_hash(user.password_hash, password):
+    """The active user with this email and password, else None.
+
+    A password is hashed whether or not the email has an account, so the time a login takes does not
+    tell which emails do.
+    """
+    user = find_user_by_email(email)
+    known_hash = user.password_hash if user is not None else _hash_for_unknown_emails()
+    if not check_password_hash(known_hash, password) or user is None or not user.is_active:
+        return None
+    return user
+
+
+def password_matches(user: User, password: str) -> bool:
+    return check_password_hash(user.password_hash, password)
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Set a new password after checking the current one; every session of the user ends with the old one."""
+    if not password_matches(user, current_password):
+        raise AccountError("Your current password is incorrect.", "current_password")
+    _check_new_password(new_password, "new_password")
+    user.password_hash = generate_password_hash(new_password)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """End every login session of the user, in every browser: their session id no longer matches."""
+    user.session_token = new_session_token()
+    db.session.commit()
+
+
+def user_for_session(session_id: str) -> User | None:
+    """The active user a login session's id (`<id>:<session_token>`, see User.get_id) belongs to, else None."""
+    raw_id, _, token = session_id.partition(":")
+    user_id = parse_id(raw_id)
+    user = db.session.get(User, user_id) if user_id is not None and token else None
+    if user is None or not user.is_active or not hmac.compare_digest(user.session_token.encode(), token.encode()):
         return None
     return user
 

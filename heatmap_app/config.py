@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+
 from heatmap_app.urlsafety import parse_allow_hosts
+
+RATE_LIMIT_SETTINGS = {
+    "HEATMAP_CREATE_RATE_LIMIT": "10/minute;40/day",
+    "HEATMAP_REFUSED_URL_RATE_LIMIT": "10/minute;50/day",
+    "LOGIN_RATE_LIMIT": "10/minute;100/hour",
+}
 
 
 class ConfigurationError(RuntimeError):
@@ -32,6 +40,22 @@ def _persisted_secret_key(instance_path: Path) -> str:
     key_file.write_text(key)
     key_file.chmod(0o600)
     return key
+
+
+def _rate_limit(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name) or RATE_LIMIT_SETTINGS[name]
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigurationError(f"{name}: {value!r} is not a rate limit such as '10/minute;100/day'.") from None
+    return value
+
+
+def _proxy_count(environ: Mapping[str, str]) -> int:
+    value = environ.get("TRUSTED_PROXY_COUNT", "").strip() or "0"
+    if not (value.isascii() and value.isdigit()):
+        raise ConfigurationError(f"TRUSTED_PROXY_COUNT: {value!r} is not a number of proxies (0, 1, 2, ...).")
+    return int(value)
 
 
 def _normalise_database_url(url: str) -> str:
@@ -83,8 +107,10 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         "CAPTURE_BROWSER_RECYCLE_AFTER": int(env.get("CAPTURE_BROWSER_RECYCLE_AFTER", "20")),
         # Seconds before the 2nd and the 3rd try of a capture that failed for a passing reason.
         "CAPTURE_RETRY_DELAYS": [int(part) for part in env.get("CAPTURE_RETRY_DELAYS", "10,60").split(",") if part.strip()],
-        "HEATMAP_CREATE_RATE_LIMIT": env.get("HEATMAP_CREATE_RATE_LIMIT", "10/minute;40/day"),
-        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10/minute;100/hour"),
+        **{name: _rate_limit(env, name) for name in RATE_LIMIT_SETTINGS},
+        # The reverse proxies in front of the app: only then are their X-Forwarded-For/-Proto/-Host believed,
+        # so each client keeps a login bucket of its own without anyone being able to forge one.
+        "TRUSTED_PROXY_COUNT": _proxy_count(env),
         "SIGNUP_ENABLED": _flag(env, "SIGNUP_ENABLED", True),
         "SESSION_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", production),
         "REMEMBER_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", production),

@@ -41,6 +41,15 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
+class BadInput(Exception):
+    """A 400 for input of any request, before a view runs: JSON for the API, the error page for the UI."""
+
+    def __init__(self, detail: str, attr: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.attr = attr
+
+
 def api_error_response(
     status: int, detail: str, *, code: str, attr: str | None = None, headers: dict[str, str] | None = None
 ) -> Response:
@@ -68,6 +77,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(APIError)
     def handle_api_error(error: APIError) -> Response:
         return api_error_response(error.status, error.detail, code=error.code, attr=error.attr, headers=error.headers)
+
+    @app.errorhandler(BadInput)
+    def handle_bad_input(error: BadInput) -> Response | tuple[str, int]:
+        if _wants_json():
+            return api_error_response(400, error.detail, code="invalid_input", attr=error.attr)
+        return render_template("errors/error.html", status=400, title="Bad request", message=error.detail), 400
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:

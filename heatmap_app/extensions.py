@@ -27,4 +27,7 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
+# The client's address (behind TRUSTED_PROXY_COUNT proxies, ProxyFix has put the real one there).
+# A limit decorated on a view (login, sign-up, password tries) is skipped while Redis is down rather than
+# failing the request: logging in must keep working without Redis.
+limiter = Limiter(key_func=get_remote_address, swallow_errors=True)

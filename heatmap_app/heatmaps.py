@@ -3,7 +3,7 @@
 Input arrives as a mapping with the API's field names (`url`, `name`, `data_url`, `widths`, `type`,
 `block_consent_modals`, and for updates `deleted`). Bad input raises HeatmapInputError naming the field;
 an unknown, deleted or other project's heatmap raises HeatmapNotFound; a user over the create limit
-raises CreateRateLimited.
+raises CreateRateLimited, and a project over its limit of refused URLs raises RefusedURLsRateLimited.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sqlalchemy.orm import selectinload
 from heatmap_app import storage
 from heatmap_app.extensions import db, limiter
 from heatmap_app.models import HEATMAP_STATUSES, HEATMAP_TYPES, HeatmapSnapshot, Project, SavedHeatmap, User
-from heatmap_app.models.base import utcnow
+from heatmap_app.models.base import MAX_INTEGER, utcnow
 from heatmap_app.queue import enqueue_capture, redis_connection
 from heatmap_app.urlsafety import UnsafeURLError, check_url, parse_allow_hosts
 
@@ -42,10 +42,10 @@ LIST_ORDERS = ("created_at", "updated_at", "name")
 DEFAULT_ORDER = "-updated_at"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
-MAX_INTEGER = 2**31 - 1  # ids and offsets beyond a 32-bit INTEGER cannot match a row (nor bind on SQLite)
 # A change of one of these makes the existing screenshots wrong, so it regenerates.
 CAPTURE_FIELDS = ("url", "widths", "block_consent_modals")
 CREATE_LIMIT_SCOPE = "heatmap-create"
+REFUSED_URL_LIMIT_SCOPE = "heatmap-refused-url"
 
 
 class HeatmapInputError(ValueError):
@@ -64,16 +64,32 @@ class HeatmapNotFound(LookupError):
 class CreateRateLimited(Exception):
     """The user has created as many heatmaps as HEATMAP_CREATE_RATE_LIMIT allows for now."""
 
+    explanation = "You have created many heatmaps in a short time."
+
     def __init__(self, retry_after: int, limit: str) -> None:
-        super().__init__(f"Too many heatmaps created ({limit}). Try again in {retry_after} seconds.")
+        super().__init__(f"{self.explanation} Try again in {retry_after} seconds.")
         self.retry_after = retry_after
         self.limit = limit
+
+
+class RefusedURLsRateLimited(CreateRateLimited):
+    """The project has sent as many refused URLs as HEATMAP_REFUSED_URL_RATE_LIMIT allows for now.
+
+    A kind of CreateRateLimited, so every caller answers it as the throttled write it is.
+    """
+
+    explanation = "Too many URLs of this project were refused in a short time."
 
 
 # --- validation -----------------------------------------------------------------------------------
 
 
-def _clean_url(value: Any) -> str:
+def _clean_url(value: Any, project_id: int) -> str:
+    """The URL if it may be captured; a refusal counts against the project's limit of refused URLs.
+
+    Each refusal answers a question about the operator's network (does this name resolve inside?), so
+    past the limit the answer is a 429 without the reason.
+    """
     if not isinstance(value, str) or not value.strip():
         raise HeatmapInputError("url", "Enter the URL of the page to capture.")
     if len(value.strip()) > MAX_URL_LENGTH:
@@ -82,6 +98,9 @@ def _clean_url(value: Any) -> str:
     try:
         return check_url(value, allow_hosts)
     except UnsafeURLError as error:
+        retry_after = _count_against_limit("HEATMAP_REFUSED_URL_RATE_LIMIT", REFUSED_URL_LIMIT_SCOPE, str(project_id))
+        if retry_after is not None:
+            raise RefusedURLsRateLimited(retry_after, current_app.config["HEATMAP_REFUSED_URL_RATE_LIMIT"]) from None
         raise HeatmapInputError("url", str(error)) from None
 
 
@@ -143,24 +162,31 @@ def _require_mapping(data: Any) -> Mapping[str, Any]:
 # --- rate limit -----------------------------------------------------------------------------------
 
 
-def check_create_rate_limit(user: User) -> None:
-    """Count one creation by `user` against HEATMAP_CREATE_RATE_LIMIT, or raise CreateRateLimited.
+def _count_against_limit(setting: str, scope: str, identity: str) -> int | None:
+    """Count one event of `identity` against the limits in the `setting`; None, or the seconds until one is allowed.
 
     The counters live in Flask-Limiter's Redis storage, so every process and both the API and the UI
     share them. Nothing is counted when one of the limits is already exhausted.
     """
     if not current_app.config.get("RATELIMIT_ENABLED", True):
-        return
-    rule = current_app.config["HEATMAP_CREATE_RATE_LIMIT"]
-    identifiers = (CREATE_LIMIT_SCOPE, str(user.id))
+        return None
+    identifiers = (scope, identity)
     strategy = limiter.limiter
-    items = parse_many(rule)
+    items = parse_many(current_app.config[setting])
     exhausted = [item for item in items if not strategy.test(item, *identifiers)]
     if exhausted:
         reset_at = max(strategy.get_window_stats(item, *identifiers).reset_time for item in exhausted)
-        raise CreateRateLimited(max(1, math.ceil(reset_at - time.time())), rule)
+        return max(1, math.ceil(reset_at - time.time()))
     for item in items:
         strategy.hit(item, *identifiers)
+    return None
+
+
+def check_create_rate_limit(user: User) -> None:
+    """Count one creation by `user` against HEATMAP_CREATE_RATE_LIMIT, or raise CreateRateLimited."""
+    retry_after = _count_against_limit("HEATMAP_CREATE_RATE_LIMIT", CREATE_LIMIT_SCOPE, str(user.id))
+    if retry_after is not None:
+        raise CreateRateLimited(retry_after, current_app.config["HEATMAP_CREATE_RATE_LIMIT"])
 
 
 # --- queries --------------------------------------------------------------------------------------
@@ -312,11 +338,11 @@ def _new_short_id(project: Project) -> str:
 def create_heatmap(project: Project, user: User, data: Mapping[str, Any]) -> SavedHeatmap:
     """Validate `data`, count it against the user's create limit, save it, and enqueue a screenshot capture.
 
-    Only valid input is counted against the limit: the limit protects the capture workers, and a
-    rejected request costs them nothing.
+    Only valid input is counted against the create limit: it protects the capture workers, and a
+    rejected request costs them nothing. Refused URLs count against a limit of their own (_clean_url).
     """
     data = _require_mapping(data)
-    url = _clean_url(data.get("url"))
+    url = _clean_url(data.get("url"), project.id)
     heatmap_type = _clean_type(data.get("type", "screenshot"))
     heatmap = SavedHeatmap(
         project_id=project.id,
@@ -351,7 +377,7 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
     if "name" in data:
         changes["name"] = _clean_name(data["name"])
     if "url" in data:
-        changes["url"] = _clean_url(data["url"])
+        changes["url"] = _clean_url(data["url"], heatmap.project_id)
     if "data_url" in data:
         changes["data_url"] = _clean_data_url(data["data_url"])
     if "widths" in data:

@@ -201,7 +201,7 @@ def shoot_every_page(camera: Photographer, app: Flask, site: str) -> None:
 
     camera.open("/settings/api-keys")
     camera.shoot("api-keys-empty")
-    camera.fill({"label": "Zapier"})
+    camera.fill({"label": "Zapier", "password": PASSWORD})
     camera.click("#scope-2")
     camera.click("input[type=submit][value='Create key']")
     camera.wait_for("#new-key")

@@ -9,16 +9,20 @@ from sqlalchemy import select
 
 from heatmap_app.accounts import (
     AccountError,
+    authenticate,
     create_api_key,
     create_user,
+    end_sessions,
     find_api_key,
     key_has_scope,
     record_api_key_use,
     revoke_api_key,
+    user_for_session,
 )
 from heatmap_app.extensions import db
 from heatmap_app.models import PersonalAPIKey, User
-from heatmap_app.models.base import utcnow
+from heatmap_app.models.base import parse_id, utcnow
+from tests.conftest import PASSWORD
 
 
 def test_a_new_user_gets_an_organization_with_one_project(app: Flask) -> None:
@@ -132,3 +136,34 @@ def test_nobody_switches_to_a_project_of_another_organization(app: Flask, user: 
 
     with pytest.raises(AccountError):
         switch_project(user, other_user.current_project)
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("1", 1), ("2147483647", 2**31 - 1), ("2147483648", None), ("0", None), ("²", None), ("١", None),
+     ("-1", None), (" 1", None), ("", None), ("9" * 5000, None)],
+)
+def test_ids_are_ascii_digits_within_a_32_bit_integer(text: str, number: int | None) -> None:
+    assert parse_id(text) == number
+
+
+def test_a_session_id_names_the_user_and_their_current_session_token(app: Flask, user: User) -> None:
+    session_id = user.get_id()
+
+    assert user_for_session(session_id) == user
+    for forged in (str(user.id), f"{user.id}:", f"{user.id}:{'x' * 43}", f"²:{user.session_token}",
+                   f"99999999999999999999:{user.session_token}", f"{user.id}:é"):
+        assert user_for_session(forged) is None
+    end_sessions(user)
+    assert user_for_session(session_id) is None
+    assert user_for_session(user.get_id()) == user
+
+
+def test_an_inactive_user_has_no_session_and_cannot_log_in(app: Flask, user: User) -> None:
+    session_id = user.get_id()
+    user.is_active = False
+    db.session.commit()
+
+    assert user_for_session(session_id) is None
+    assert authenticate(user.email, PASSWORD) is None
+    assert authenticate("nobody@example.com", PASSWORD) is None

@@ -68,3 +68,22 @@ def test_a_malformed_allow_list_stops_the_app_at_start(tmp_path: Path) -> None:
 
     allowed = config_from_environment(tmp_path, environ={"CAPTURE_ALLOW_HOSTS": "127.0.0.1:8000,localhost:5001"})
     assert allowed["CAPTURE_ALLOW_HOSTS"] == "127.0.0.1:8000,localhost:5001"
+
+
+def test_rate_limits_and_the_proxy_count_have_defaults(tmp_path: Path) -> None:
+    config = config_from_environment(tmp_path, environ={})
+
+    assert config["HEATMAP_REFUSED_URL_RATE_LIMIT"] == "10/minute;50/day"
+    assert config["LOGIN_RATE_LIMIT"] == "10/minute;100/hour"
+    assert config["TRUSTED_PROXY_COUNT"] == 0
+    assert config_from_environment(tmp_path, environ={"TRUSTED_PROXY_COUNT": "2"})["TRUSTED_PROXY_COUNT"] == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("HEATMAP_REFUSED_URL_RATE_LIMIT", "ten a minute"), ("LOGIN_RATE_LIMIT", "5/fortnight"),
+     ("TRUSTED_PROXY_COUNT", "-1"), ("TRUSTED_PROXY_COUNT", "one")],
+)
+def test_a_malformed_limit_or_proxy_count_stops_the_app_at_start(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        config_from_environment(tmp_path, environ={name: value})

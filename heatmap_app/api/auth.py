@@ -7,7 +7,6 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import g, request
-from sqlalchemy import select
 
 from heatmap_app.accounts import (
     API_KEY_PREFIX,
@@ -20,6 +19,7 @@ from heatmap_app.accounts import (
 from heatmap_app.errors import APIError
 from heatmap_app.extensions import db
 from heatmap_app.models import PersonalAPIKey, Project, User
+from heatmap_app.models.base import parse_id
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -80,10 +80,9 @@ def resolve_project(project_id: str, user: User, key: PersonalAPIKey | None = No
     project: Project | None
     if project_id == "@current":
         project = current_project(user, key)
-    elif project_id.isdigit():
-        project = db.session.scalar(select(Project).where(Project.id == int(project_id)))
     else:
-        project = None
+        number = parse_id(project_id)
+        project = db.session.get(Project, number) if number is not None else None
     if project is None or not user_can_reach_project(user, project, key):
         raise APIError(404, "Project not found.", code="not_found")
     return project

@@ -12,6 +12,7 @@ from heatmap_app.api.auth import require_api_key
 from heatmap_app.api.serializers import serialize_heatmap
 from heatmap_app.errors import APIError
 from heatmap_app.models import HeatmapSnapshot, Project
+from heatmap_app.models.base import MAX_INTEGER, parse_id
 
 DEFAULT_CONTENT_WIDTH = 1024
 # Short, because the nearest width served for a URL changes as widths land; the ETag makes revalidation cheap.
@@ -22,9 +23,10 @@ def _requested_width() -> int:
     raw = request.args.get("width")
     if raw is None:
         return DEFAULT_CONTENT_WIDTH
-    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
-        raise APIError(400, "width must be a positive integer.", attr="width")
-    return int(raw)
+    width = parse_id(raw)  # any width past a screen's is served as the nearest one: an id's bounds do
+    if width is None:
+        raise APIError(400, f"width must be a whole number from 1 to {MAX_INTEGER}.", attr="width")
+    return width
 
 
 def send_snapshot(snapshot: HeatmapSnapshot) -> Response:

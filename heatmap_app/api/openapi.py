@@ -45,7 +45,7 @@ ERRORS: dict[str, dict[str, Any]] = {
 }
 THROTTLED = {
     "429": {
-        **_json(ERROR, "Too many heatmaps created; retry after the given seconds."),
+        **_json(ERROR, "Too many heatmaps created, or too many refused URLs; retry after the given seconds."),
         "headers": {"Retry-After": {"schema": {"type": "string"}, "required": True}},
     }
 }
@@ -242,7 +242,8 @@ def _project_paths(tag: str) -> dict[str, Any]:
             ),
             "patch": operation(
                 "saved_partial_update", "Update; a change of url, widths or block_consent_modals regenerates.",
-                WRITE, {"200": HEATMAP, **ERRORS}, requestBody=_body("PatchedSavedHeatmap", required=False),
+                WRITE, {"200": HEATMAP, **ERRORS, **THROTTLED},
+                requestBody=_body("PatchedSavedHeatmap", required=False),
             ),
             "delete": operation(
                 "saved_destroy", "Soft delete.", WRITE, {"204": {"description": "Deleted."}, **ERRORS},
@@ -274,7 +275,8 @@ def _project_paths(tag: str) -> dict[str, Any]:
                     **ERRORS,
                 },
                 parameters=[
-                    _query("width", {"type": "integer", "minimum": 1, "default": 1024}, "Viewport width wanted."),
+                    _query("width", {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER, "default": 1024},
+                           "Viewport width wanted."),
                     {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
                 ],
             ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import datetime
 
@@ -15,6 +16,10 @@ from heatmap_app.models.base import UTCDateTime, utcnow
 
 def _new_uuid() -> str:
     return str(uuid.uuid4())
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 class Organization(db.Model):
@@ -72,11 +77,17 @@ class User(UserMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)  # type: ignore[assignment]
     is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     current_project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="SET NULL"))
+    # Part of the id every login session carries: replacing it ends all of the user's sessions at once.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list[OrganizationMembership]] = relationship(back_populates="user")
     current_project: Mapped[Project | None] = relationship()
     api_keys: Mapped[list[PersonalAPIKey]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    def get_id(self) -> str:
+        """Flask-Login's session id: `<id>:<session_token>`, so a session outlives no logout or password change."""
+        return f"{self.id}:{self.session_token}"
 
     @property
     def organizations(self) -> list[Organization]:

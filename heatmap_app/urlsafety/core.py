@@ -348,6 +348,7 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 def _resolve(resolve: Resolver, name: str, port: int) -> list[IPAddress]:
+    """The addresses ``name`` resolves to, empty when it does not resolve."""
     try:
         answers = list(resolve(name, port))
     except (OSError, UnicodeError):
@@ -360,16 +361,19 @@ def _resolve(resolve: Resolver, name: str, port: int) -> list[IPAddress]:
             raise UnsafeURLError(f"The host {name} resolves to something that is not an address.") from None
         if ip not in out:
             out.append(ip)
-    if not out:
-        raise UnsafeURLError(f"The host {name} does not resolve.")
     return out
 
 
-def _address_message(ip: IPAddress, why: str, name: str | None) -> str:
-    shown = ip.compressed
-    if name is None:
-        return f"The address {shown} is {why} and cannot be captured."
-    return f"The host {name} resolves to {shown}, which is {why}; it cannot be captured."
+def _no_public_address(name: str) -> UnsafeURLError:
+    # One message whether the name resolves to an internal address or not at all, and never the
+    # address: the reason reaches API clients, the UI and screenshots of the guard's refusal page,
+    # and telling more would let anyone who can submit a URL map the operator's internal DNS.
+    return UnsafeURLError(f"The host {name} does not resolve to a public address, so it cannot be captured.")
+
+
+def _literal_address_message(ip: IPAddress, why: str) -> str:
+    # A literal address was written by whoever submitted the URL (or the page), so naming it tells nothing new.
+    return f"The address {ip.compressed} is {why} and cannot be captured."
 
 
 def check_endpoint(
@@ -396,21 +400,26 @@ def check_endpoint(
         resolve = system_resolver
     if isinstance(host, str):
         if allow_key(host, port) in allow_hosts:
-            return _resolve(resolve, host, port)
+            addresses = _resolve(resolve, host, port)
+            if not addresses:
+                raise UnsafeURLError(f"The host {host} does not resolve.")
+            return addresses
         why = name_block_reason(host)
         if why is not None:
             raise UnsafeURLError(f"The host {host} is {why} and cannot be captured.")
         addresses = _resolve(resolve, host, port)
-        name: str | None = host
+        if not addresses:
+            raise _no_public_address(host)
     else:
         addresses = [host]
-        name = None
     for ip in addresses:
         if allow_key(ip, port) in allow_hosts:
             continue
         why = address_block_reason(ip)
         if why is not None:
-            raise UnsafeURLError(_address_message(ip, why, name))
+            if isinstance(host, str):
+                raise _no_public_address(host)
+            raise UnsafeURLError(_literal_address_message(ip, why))
     return addresses
 
 

@@ -58,6 +58,15 @@ class SignupForm(FlaskForm):
     submit = SubmitField("Create account")
 
 
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters. You are logged out everywhere else.",
+    )
+    submit = SubmitField("Change password")
+
+
 class ProjectSwitchForm(FlaskForm):
     project_id = SelectField("Project", coerce=int)
     submit = SubmitField("Switch")
@@ -71,6 +80,10 @@ class APIKeyForm(FlaskForm):
         validators=[DataRequired(message="Choose at least one scope.")],
     )
     scoped_projects = SelectField("Project", coerce=str, description="Limit the key to one project, or let it reach all of yours.")
+    password = PasswordField(
+        "Your password", validators=[DataRequired(message="Enter your password to create a key."), Length(max=200)],
+        description="Asked again so that nobody who borrows your session can make a key.",
+    )
     submit = SubmitField("Create key")
 
 

@@ -14,11 +14,13 @@ from werkzeug.wrappers import Response
 
 from heatmap_app import heatmaps, storage
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
+from heatmap_app.models.base import MAX_INTEGER, parse_id
 from heatmap_app.web import web
 from heatmap_app.web.forms import WIDTH_PRESETS, HeatmapFilterForm, HeatmapForm, RenameForm
 from heatmap_app.web.projects import active_project
 
 PAGE_SIZE = 12
+MAX_PAGE = MAX_INTEGER // PAGE_SIZE  # the furthest page whose offset a query can take
 PREFERRED_VIEW_WIDTH = 1440  # what a marketer usually wants to see first: the desktop layout
 # The file names change on every capture, so the files behind a versioned URL never change.
 IMAGE_MAX_AGE = 7 * 24 * 60 * 60
@@ -96,7 +98,7 @@ def heatmap_list() -> str:
     filters.validate()
     search = (filters.search.data or "").strip() if not filters.search.errors else ""
     status = filters.status.data if not filters.status.errors else ""
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = min(parse_id(request.args.get("page", "")) or 1, MAX_PAGE)
     items, count = heatmaps.list_heatmaps(
         active_project(current_user), search=search or None, status=status or None,
         limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
@@ -133,10 +135,8 @@ def heatmap_new() -> Response | tuple[str, int, dict[str, str]]:
         except heatmaps.HeatmapInputError as error:
             field = getattr(form, error.field or "", None)
             (field.errors if field is not None else form.form_errors).append(error.message)
-        except heatmaps.CreateRateLimited as error:
-            form.form_errors.append(
-                f"You have created many heatmaps in a short time. Try again in {error.retry_after} seconds."
-            )
+        except heatmaps.CreateRateLimited as error:  # RefusedURLsRateLimited too
+            form.form_errors.append(str(error))
             headers["Retry-After"] = str(error.retry_after)
         else:
             flash("Saved. The screenshots are being captured; they appear here as each width is ready.", "success")

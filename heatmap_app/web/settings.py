@@ -7,9 +7,10 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from heatmap_app.accounts import AccountError, create_api_key, revoke_api_key
+from heatmap_app.accounts import AccountError, create_api_key, password_matches, revoke_api_key
 from heatmap_app.models import PersonalAPIKey, User
 from heatmap_app.web import web
+from heatmap_app.web.auth import password_tries_per_account
 from heatmap_app.web.forms import SCOPE_DESCRIPTIONS, APIKeyForm
 from heatmap_app.web.projects import project_choice
 
@@ -44,9 +45,13 @@ def api_keys() -> tuple[str, int]:
 
 @web.post("/settings/api-keys")
 @login_required
-def create_api_key_view() -> tuple[str, int]:
+@password_tries_per_account
+def create_api_key_view() -> tuple[str, int, dict[str, str]] | tuple[str, int]:
     form = _api_key_form(current_user)
     if not form.validate():
+        return _render_keys_page(form, status=400)
+    if not password_matches(current_user, form.password.data or ""):
+        form.password.errors.append("The password is incorrect.")
         return _render_keys_page(form, status=400)
     scoped_projects = None if form.scoped_projects.data == ALL_PROJECTS else [int(form.scoped_projects.data)]
     try:
@@ -54,8 +59,9 @@ def create_api_key_view() -> tuple[str, int]:
     except AccountError as error:
         getattr(form, error.field or "label").errors.append(str(error))
         return _render_keys_page(form, status=400)
-    # The raw key goes into this one response only (never the session), so it is shown exactly once.
-    return _render_keys_page(_api_key_form(current_user, blank=True), new_key=raw_key, status=201)
+    # The raw key goes into this one response only (never the session, never a cache), so it is shown exactly once.
+    return (*_render_keys_page(_api_key_form(current_user, blank=True), new_key=raw_key, status=201),
+            {"Cache-Control": "no-store"})
 
 
 @web.post("/settings/api-keys/<key_id>/revoke")

@@ -17,6 +17,7 @@ from heatmap_app.extensions import db
 from heatmap_app.models import HeatmapSnapshot, Project, SavedHeatmap, User
 from heatmap_app.models.base import utcnow
 from heatmap_app.queue import CAPTURE_QUEUE
+from tests.support.served import gunicorn  # noqa: F401  (a fixture)
 
 # A public address written as an IP literal: safe for check_url and needs no DNS (the test machine has none).
 PAGE_URL = "https://93.184.216.34/pricing"

@@ -209,3 +209,28 @@ def test_invalid_requests_do_not_use_up_the_rate_limit(app, client: FlaskClient,
 
     assert rejected == [400, 400, 400]
     assert accepted.status_code == 201
+
+
+def test_refused_urls_count_against_a_limit_of_their_own_and_past_it_no_reason_is_told(
+    app, client: FlaskClient, write_headers, saved_url, make_heatmap, bearer, other_user
+) -> None:
+    """Each refusal tells whether a name resolves inside the operator's network: they cannot be asked for freely."""
+    app.config["HEATMAP_REFUSED_URL_RATE_LIMIT"] = "2/minute"
+    heatmap = make_heatmap()
+    refused = [client.post(saved_url(), json={"url": f"http://db{n}.invalid/"}, headers=write_headers)
+               for n in range(2)]
+    patched = client.patch(saved_url(f"{heatmap.short_id}/"), json={"url": "http://db3.invalid/"},
+                           headers=write_headers)
+    accepted = client.post(saved_url(), json={"url": PAGE_URL}, headers=write_headers)
+    others = client.post(
+        f"/api/projects/{other_user.current_project_id}/saved/", json={"url": "http://db4.invalid/"},
+        headers=bearer("heatmap:write", owner=other_user),
+    )
+
+    assert [response.status_code for response in refused] == [400, 400]
+    assert patched.status_code == 429 and 1 <= int(patched.headers["Retry-After"]) <= 60
+    assert patched.get_json()["code"] == "throttled" and "resolve" not in patched.get_json()["detail"]
+    db.session.refresh(heatmap)
+    assert heatmap.url == PAGE_URL
+    assert accepted.status_code == 201  # a URL that may be captured is not held up by the refusals
+    assert others.status_code == 400  # another project has a limit of its own

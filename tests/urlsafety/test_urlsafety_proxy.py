@@ -116,6 +116,18 @@ def test_blocked_reason_is_readable(env):
     assert guard.blocked_reason("chrome-error://chromewebdata/") is None
 
 
+@pytest.mark.parametrize("host", ["internal.test", "mixed.test", "nowhere.test"])
+def test_the_refusal_page_of_a_name_never_tells_what_it_resolves_to(env, host):
+    """The page lands in screenshots: it must not say whether or where an internal name resolves."""
+    guard, public, *_ = env
+    r, data = get(guard, f"http://{host}:{public.port}/secret")
+    expected = f"The host {host} does not resolve to a public address, so it cannot be captured."
+    assert r.status == 403
+    assert data.decode() == f"Blocked by the heatmap URL guard: {expected}\n"
+    assert r.getheader(BLOCK_HEADER) == expected
+    assert INTERNAL_IP not in data.decode() + r.getheader(BLOCK_HEADER)
+
+
 def test_names_via_allowed_address(env):
     guard, public, internal, resolver = env
     r, data = get(guard, f"http://public.test:{public.port}/")

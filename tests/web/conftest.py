@@ -4,6 +4,7 @@ on a real port, one headless Chromium for the whole run, and the real capture wo
 from __future__ import annotations
 
 import io
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from heatmap_app import heatmaps, storage
 from heatmap_app.extensions import db
 from heatmap_app.models import SavedHeatmap, User
 from tests.support.site import serve_site
+from tests.support.served import gunicorn  # noqa: F401  (a fixture)
 from tests.web.browser import BurstWorker, serve_app, start_chrome
 
 PAGES = Path(__file__).resolve().parent / "pages"
@@ -43,6 +45,14 @@ def capture_site() -> Iterator[CaptureSite]:
 def app_config(capture_site: CaptureSite) -> dict[str, Any]:
     """The web tests' app may capture the loopback site."""
     return {"CAPTURE_ALLOW_HOSTS": capture_site.host_port}
+
+
+@pytest.fixture
+def unused_redis_url() -> Iterator[str]:
+    """A Redis URL on a loopback port held bound but not listening: connections are refused, as when Redis is down."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"redis://127.0.0.1:{held.getsockname()[1]}/0"
 
 
 @pytest.fixture

@@ -5,17 +5,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from heatmap_app.accounts import create_api_key, record_api_key_use
+from heatmap_app.accounts import create_api_key, create_user, record_api_key_use
 from heatmap_app.extensions import db
 from heatmap_app.models import PersonalAPIKey, User
-from tests.conftest import AuthActions
+from tests.conftest import PASSWORD, AuthActions
 
 
 def create_key(client: FlaskClient, auth: AuthActions, **data: Any) -> Any:
-    return client.post("/settings/api-keys", data={"csrf_token": auth.csrf_token("/settings/api-keys"), **data})
+    form = {"csrf_token": auth.csrf_token("/settings/api-keys"), "password": PASSWORD, **data}
+    return client.post("/settings/api-keys", data=form)
 
 
 def test_a_new_key_is_shown_once_and_then_only_masked(client: FlaskClient, auth: AuthActions, logged_in: User) -> None:
@@ -25,10 +27,41 @@ def test_a_new_key_is_shown_once_and_then_only_masked(client: FlaskClient, auth:
     later = client.get("/settings/api-keys").get_data(as_text=True)
     stored = db.session.scalar(select(PersonalAPIKey))
     assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"  # no browser or proxy cache keeps a copy
     assert stored.scopes == ["heatmap:read", "heatmap:write"] and stored.scoped_projects is None
     assert raw_key not in later
     assert stored.mask_value in later and "Zapier" in later and "Never" in later
     assert client.get("/api/users/@me/", headers={"Authorization": f"Bearer {raw_key}"}).status_code == 200
+
+
+@pytest.mark.parametrize("password", ["not my password", ""])
+def test_creating_a_key_asks_for_the_password_again(
+    client: FlaskClient, auth: AuthActions, logged_in: User, password: str
+) -> None:
+    """A borrowed or stolen session alone cannot mint a key that outlives it."""
+    response = create_key(client, auth, label="Exfiltrate", scopes=["*"], scoped_projects="", password=password)
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert re.search(r'id="password-error">(The password is incorrect|Enter your password)', page)
+    assert 'id="new-key"' not in page
+    assert db.session.scalar(select(PersonalAPIKey)) is None
+
+
+def test_password_tries_on_the_key_page_are_throttled_per_account(make_app: Any) -> None:
+    app = make_app(LOGIN_RATE_LIMIT="3/minute")
+    client = app.test_client()
+    auth = AuthActions(client)
+    with app.app_context():
+        create_user("ada@example.com", PASSWORD)
+        auth.login()
+        statuses = [create_key(client, auth, label="Guess", scopes=["*"], scoped_projects="",
+                               password=f"guess {n}").status_code for n in range(2)]
+        throttled = create_key(client, auth, label="Right", scopes=["*"], scoped_projects="")
+
+        assert statuses == [400, 400]  # the login has used one try of this account's bucket
+        assert throttled.status_code == 429
+        assert db.session.scalar(select(PersonalAPIKey)) is None
 
 
 def test_a_key_can_be_limited_to_one_project(client: FlaskClient, auth: AuthActions, logged_in: User) -> None:

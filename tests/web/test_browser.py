@@ -120,6 +120,7 @@ def test_an_api_key_is_created_shown_once_copied_and_revoked(
 
     type_into(browser, "label", "Zapier")
     browser.find_element(By.CSS_SELECTOR, "input[name=scopes][value='heatmap:write']").click()
+    type_into(browser, "password", PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit][value='Create key']").click()
     raw_key = element(browser, "#new-key").get_attribute("value")
     browser.find_element(By.CSS_SELECTOR, "[data-copy-target=new-key]").click()

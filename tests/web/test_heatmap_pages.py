@@ -192,6 +192,22 @@ def test_creating_too_many_heatmaps_is_throttled_with_retry_after(make_app: Any,
     assert "Try again in" in statuses[1].get_data(as_text=True)
 
 
+def test_refused_urls_are_throttled_with_a_form_error_that_gives_no_reason(make_app: Any) -> None:
+    app = make_app(HEATMAP_REFUSED_URL_RATE_LIMIT="1/minute")
+    client = app.test_client()
+    auth = AuthActions(client)
+    with app.app_context():
+        create_user("ada@example.com", PASSWORD)
+        auth.login()
+        responses = [post_form(client, auth, "/heatmaps/new", url=f"http://intranet{n}.invalid/", preset="all")
+                     for n in range(2)]
+
+    assert responses[0].status_code == 400 and "does not resolve" in responses[0].get_data(as_text=True)
+    assert responses[1].status_code == 429 and int(responses[1].headers["Retry-After"]) > 0
+    page = responses[1].get_data(as_text=True)
+    assert "refused in a short time" in page and "does not resolve" not in page
+
+
 # --- detail ---------------------------------------------------------------------------------------
 
 
