@@ -62,7 +62,10 @@ def test_create_answers_503_and_saves_nothing(
 
 @pytest.mark.parametrize(
     ("method", "path", "body"),
-    [("post", "{short_id}/regenerate/", None), ("patch", "{short_id}/", {"url": "https://93.184.216.34/new", "name": "New"})],
+    [
+        ("post", "{short_id}/regenerate/", None),
+        ("patch", "{short_id}/", {"url": "https://93.184.216.34/new", "name": "New"}),
+    ],
     ids=["regenerate", "a change that regenerates"],
 )
 def test_regenerating_answers_503_and_changes_nothing(
@@ -72,7 +75,8 @@ def test_regenerating_answers_503_and_changes_nothing(
     snapshot = add_snapshot(heatmap, 1024)
     redis.stop()
 
-    response = getattr(client, method)(saved_url(path.format(short_id=heatmap.short_id)), json=body, headers=write_headers)
+    url = saved_url(path.format(short_id=heatmap.short_id))
+    response = getattr(client, method)(url, json=body, headers=write_headers)
 
     assert_unavailable(response)
     unchanged = fresh(heatmap)

@@ -66,7 +66,8 @@ def test_a_database_connection_lost_mid_capture_fails_neither_that_capture_nor_t
     admin = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as connection:
         sessions = "FROM pg_stat_activity WHERE application_name = %s"
-        states_during_the_load = [state for (state,) in connection.execute(f"SELECT state {sessions}", [application_name])]
+        states_during_the_load = [state for (state,) in
+                                  connection.execute(f"SELECT state {sessions}", [application_name])]
         terminated = connection.execute(f"SELECT pg_terminate_backend(pid) {sessions}", [application_name]).fetchall()
     site.gate.set()
     finish(worker)
