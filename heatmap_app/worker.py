@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.scheduler import RQScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 from heatmap_app.extensions import db
 from heatmap_app.heatmaps import requeue_stuck_captures
@@ -28,6 +29,17 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 RECONNECT_FIRST_DELAY = 1.0
 RECONNECT_MAX_DELAY = 30.0
 REAPER_LOCK = "heatmap:reaper-lock"
+
+
+def end_session() -> None:
+    """End the database session of one unit of work (a job, a sweep) in the long-lived worker: roll back what it
+    left open and remove it, so the next one starts clean. A connection the database dropped meanwhile fails its
+    ROLLBACK; SQLAlchemy has discarded it by then, so the failure is only logged."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError as error:
+        current_app.logger.warning("Discarded a database connection the server had dropped: %s", error)
+    db.session.remove()
 
 
 def end_with_parent(parent_pid: int) -> bool:
@@ -106,13 +118,13 @@ class CaptureWorker(SimpleWorker):
             return
         try:
             requeued = requeue_stuck_captures()
-        except Exception:  # a database that does not answer must not stop the worker: the next sweep tries again
+        except SQLAlchemyError:  # a database that does not answer must not stop the worker: the next sweep tries again
             self.log.exception("Worker %s: the sweep for stuck captures failed", self.name)
         else:
             if requeued:
                 self.log.warning("Worker %s: re-enqueued %d stuck capture(s)", self.name, requeued)
         finally:
-            db.session.remove()
+            end_session()
 
     def teardown(self) -> None:
         try:

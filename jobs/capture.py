@@ -31,6 +31,7 @@ from heatmap_app.queue import CaptureLock, redis_connection
 from heatmap_app.screenshots import WarmCapturer
 from heatmap_app.storage import MediaStoreFull, StaleCaptureError, store_snapshot
 from heatmap_app.urlsafety import UnsafeURLError
+from heatmap_app.worker import end_session
 
 UNEXPECTED_FAILURE = "The capture failed unexpectedly. Try regenerating it; if it keeps failing, tell your admin."
 
@@ -73,7 +74,7 @@ def capture_heatmap(heatmap_id: str, generation: int) -> str:
             return _capture(heatmap_id, generation, lock)
         finally:
             lock.release()
-            db.session.remove()
+            end_session()
 
 
 def _current_heatmap(heatmap_id: str, generation: int) -> SavedHeatmap | None:
