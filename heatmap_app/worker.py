@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 from collections.abc import Sequence
+from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from flask import current_app
@@ -57,7 +58,7 @@ class ParentBoundScheduler(RQScheduler):
 
     _parent_pid = 0
 
-    def start(self):  # type: ignore[no-untyped-def]
+    def start(self) -> BaseProcess:
         self._parent_pid = os.getpid()
         return super().start()
 
