@@ -6,14 +6,14 @@ import json
 
 import click
 from flask import Flask, current_app
-from rq import SimpleWorker
 
 from heatmap_app.accounts import AccountError, create_api_key, create_user, find_user_by_email
 from heatmap_app.capture import CaptureError, capture_to_directory
 from heatmap_app.heatmaps import DEFAULT_WIDTHS, HeatmapInputError, clean_widths
-from heatmap_app.queue import CAPTURE_QUEUE, redis_connection
+from heatmap_app.queue import CAPTURE_QUEUE
 from heatmap_app.screenshots import guarded_capture
 from heatmap_app.urlsafety import UnsafeURLError
+from heatmap_app.worker import run_worker
 from jobs.capture import close_worker_capturer
 
 
@@ -58,12 +58,9 @@ def create_api_key_command(email: str, label: str, scopes: str, projects: str | 
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--queues", default=CAPTURE_QUEUE, show_default=True, help="Comma-separated queue names.")
 def worker_command(burst: bool, queues: str) -> None:
-    """Run an RQ worker inside the app context."""
-    # Jobs run in this process, not a fork per job, so the capture browser stays warm between them.
-    worker = SimpleWorker([name.strip() for name in queues.split(",") if name.strip()], connection=redis_connection())
+    """Run the capture worker inside the app context; it waits out Redis outages instead of exiting."""
     try:
-        # The scheduler puts retried captures back on the queue once their back-off delay is over.
-        worker.work(burst=burst, with_scheduler=True)
+        run_worker([name.strip() for name in queues.split(",") if name.strip()], burst=burst)
     finally:
         close_worker_capturer()
 

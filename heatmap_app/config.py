@@ -119,6 +119,8 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "JSON_SORT_KEYS": False,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # Seconds between two sweeps of the workers for heatmaps stuck in processing without a live job.
+        "CAPTURE_REAPER_INTERVAL": int(env.get("CAPTURE_REAPER_INTERVAL", "60")),
     }
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
+from redis.exceptions import ReadOnlyError as RedisReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
 # PostHog's error "type" for each status family.
@@ -18,6 +22,13 @@ ERROR_TYPES = {
     415: "invalid_request",
     429: "throttled_error",
 }
+REDIS_UNAVAILABLE = (
+    "The capture queue is unavailable right now, so nothing was saved. Try again in a minute; "
+    "if it keeps happening, tell your admin that Redis does not answer."
+)
+REDIS_RETRY_AFTER = "30"
+# Redis down, too slow, full, or a replica refusing writes: the request may work in a minute.
+REDIS_UNAVAILABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, RedisOutOfMemoryError, RedisReadOnlyError)
 
 
 class APIError(Exception):
@@ -94,6 +105,9 @@ def register_error_handlers(app: Flask) -> None:
             return api_error_response(status, error.description or error.name, code=_http_code(error), headers=headers)
         return render_template("errors/error.html", status=status, title=error.name, message=error.description), status
 
+    for redis_error in REDIS_UNAVAILABLE_ERRORS:
+        app.register_error_handler(redis_error, handle_redis_unavailable)
+
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response | tuple[str, int]:
         app.logger.exception("Unhandled error", exc_info=error)
@@ -102,3 +116,14 @@ def register_error_handlers(app: Flask) -> None:
         return render_template(
             "errors/error.html", status=500, title="Something went wrong", message="Please try again in a moment."
         ), 500
+
+
+def handle_redis_unavailable(error: Exception) -> Response | tuple[str, int, dict[str, str]]:
+    """Redis (the capture queue, the rate-limit counters) does not answer: 503 with a retry hint, never a 500."""
+    current_app.logger.warning("Redis does not answer: %s", error)
+    headers = {"Retry-After": REDIS_RETRY_AFTER}
+    if _wants_json():
+        return api_error_response(503, REDIS_UNAVAILABLE, code="service_unavailable", headers=headers)
+    return render_template(
+        "errors/error.html", status=503, title="Service unavailable", message=REDIS_UNAVAILABLE
+    ), 503, headers

@@ -4,6 +4,8 @@ Input arrives as a mapping with the API's field names (`url`, `name`, `data_url`
 `block_consent_modals`, and for updates `deleted`). Bad input raises HeatmapInputError naming the field;
 an unknown, deleted or other project's heatmap raises HeatmapNotFound; a user over the create limit
 raises CreateRateLimited, and a project over its limit of refused URLs raises RefusedURLsRateLimited.
+A write that needs Redis (create, regenerate, a change that regenerates) asks it before writing anything,
+and raises redis' ConnectionError (answered 503) while it is down.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from flask import current_app
 from limits import parse_many
-from rq.job import Job, JobStatus
+from redis.exceptions import RedisError
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
@@ -26,7 +28,7 @@ from heatmap_app import storage
 from heatmap_app.extensions import db, limiter
 from heatmap_app.models import HEATMAP_STATUSES, HEATMAP_TYPES, HeatmapSnapshot, Project, SavedHeatmap, User
 from heatmap_app.models.base import MAX_INTEGER, utcnow
-from heatmap_app.queue import enqueue_capture, redis_connection
+from heatmap_app.queue import capture_is_alive, enqueue_capture, require_redis
 from heatmap_app.urlsafety import UnsafeURLError, check_url, parse_allow_hosts
 
 DEFAULT_WIDTHS = [320, 375, 425, 768, 1024, 1440, 1920]
@@ -37,7 +39,9 @@ MAX_NAME_LENGTH = 400
 MAX_URL_LENGTH = 2000
 SHORT_ID_LENGTH = 8
 SHORT_ID_ALPHABET = string.ascii_letters + string.digits
-STUCK_AFTER = timedelta(minutes=10)
+# A capture queued this recently may still be on its way into the queue; after that, no live job means stuck.
+STUCK_AFTER = timedelta(minutes=1)
+REQUEUE_BATCH = 100  # stuck heatmaps one sweep of the reaper re-enqueues at most
 LIST_ORDERS = ("created_at", "updated_at", "name")
 DEFAULT_ORDER = "-updated_at"
 DEFAULT_LIMIT = 100
@@ -166,7 +170,8 @@ def _count_against_limit(setting: str, scope: str, identity: str) -> int | None:
     """Count one event of `identity` against the limits in the `setting`; None, or the seconds until one is allowed.
 
     The counters live in Flask-Limiter's Redis storage, so every process and both the API and the UI
-    share them. Nothing is counted when one of the limits is already exhausted.
+    share them. Nothing is counted when one of the limits is already exhausted. While Redis is down its
+    ConnectionError goes up to the caller (answered 503): nothing is created without being counted.
     """
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return None
@@ -271,46 +276,72 @@ def get_heatmap_by_id(project: Project, heatmap_id: str) -> SavedHeatmap:
 # --- capture scheduling ---------------------------------------------------------------------------
 
 
-def _capture_job_is_waiting(heatmap: SavedHeatmap) -> bool:
-    job = Job.fetch_many([f"capture-{heatmap.id}-{heatmap.capture_generation}"], connection=redis_connection())[0]
-    return job is not None and job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.SCHEDULED)
-
-
 def requeue_if_stuck(heatmap: SavedHeatmap) -> bool:
-    """Re-enqueue a screenshot heatmap left `processing` for over STUCK_AFTER (a dead worker, a lost job).
+    """Re-enqueue a screenshot heatmap left `processing` with no live capture (a killed worker, a job lost with
+    Redis's data, a last try whose result could not be saved).
 
-    A job still waiting in the queue is only slow, not stuck. The conditional UPDATE lets exactly one of
-    several concurrent readers re-enqueue.
+    Live means a job holds the heatmap's capture lock, or its generation's job still waits in the queue or for
+    a retry: a long backlog or a long capture is never run twice. The conditional UPDATE lets exactly one of
+    several concurrent callers (readers, the reapers of several workers) re-enqueue. While Redis is down
+    nothing can be re-enqueued; the next call tries again.
     """
     if heatmap.type != "screenshot" or heatmap.status != "processing":
         return False
     enqueued_at = heatmap.capture_enqueued_at or heatmap.updated_at
-    if utcnow() - enqueued_at <= STUCK_AFTER or _capture_job_is_waiting(heatmap):
+    try:
+        if utcnow() - enqueued_at <= STUCK_AFTER or capture_is_alive(heatmap.id, heatmap.capture_generation):
+            return False
+        claimed = db.session.execute(
+            update(SavedHeatmap)
+            .where(
+                SavedHeatmap.id == heatmap.id,
+                SavedHeatmap.status == "processing",
+                SavedHeatmap.capture_generation == heatmap.capture_generation,
+                SavedHeatmap.capture_enqueued_at.is_(None)
+                if heatmap.capture_enqueued_at is None
+                else SavedHeatmap.capture_enqueued_at == heatmap.capture_enqueued_at,
+            )
+            .values(capture_enqueued_at=utcnow(), updated_at=SavedHeatmap.updated_at)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        db.session.refresh(heatmap)
+        if claimed:
+            current_app.logger.warning("Re-enqueueing stuck capture of heatmap %s", heatmap.id)
+            enqueue_capture(heatmap.id, heatmap.capture_generation)
+    except RedisError as error:
+        current_app.logger.warning("Cannot re-enqueue the capture of heatmap %s now: %s", heatmap.id, error)
         return False
-    now = utcnow()
-    claimed = db.session.execute(
-        update(SavedHeatmap)
-        .where(
-            SavedHeatmap.id == heatmap.id,
-            SavedHeatmap.status == "processing",
-            SavedHeatmap.capture_generation == heatmap.capture_generation,
-            SavedHeatmap.capture_enqueued_at.is_(None)
-            if heatmap.capture_enqueued_at is None
-            else SavedHeatmap.capture_enqueued_at == heatmap.capture_enqueued_at,
-        )
-        .values(capture_enqueued_at=now, updated_at=SavedHeatmap.updated_at)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    db.session.refresh(heatmap)
-    if claimed:
-        current_app.logger.warning("Re-enqueueing stuck capture of heatmap %s", heatmap.id)
-        enqueue_capture(heatmap.id, heatmap.capture_generation)
     return bool(claimed)
 
 
+def requeue_stuck_captures() -> int:
+    """The worker's periodic sweep: requeue_if_stuck for the heatmaps processing longest; how many it re-enqueued."""
+    cutoff = utcnow() - STUCK_AFTER
+    candidates = db.session.scalars(
+        select(SavedHeatmap)
+        .where(
+            SavedHeatmap.type == "screenshot",
+            SavedHeatmap.status == "processing",
+            SavedHeatmap.deleted.is_(False),
+            func.coalesce(SavedHeatmap.capture_enqueued_at, SavedHeatmap.updated_at) < cutoff,
+        )
+        .order_by(func.coalesce(SavedHeatmap.capture_enqueued_at, SavedHeatmap.updated_at))
+        .limit(REQUEUE_BATCH)
+    ).all()
+    return sum(requeue_if_stuck(heatmap) for heatmap in candidates)
+
+
 def _start_capture(heatmap: SavedHeatmap) -> None:
-    """Mark a new generation as processing; the caller commits and then calls _enqueue."""
+    """Mark a new generation as processing; the caller commits and then calls _enqueue.
+
+    Redis is asked first: while it is down the session's changes are rolled back and nothing is written.
+    """
+    try:
+        require_redis()
+    except RedisError:
+        db.session.rollback()
+        raise
     heatmap.status = "processing"
     heatmap.exception = None
     heatmap.capture_generation = (heatmap.capture_generation or 0) + 1
@@ -318,8 +349,12 @@ def _start_capture(heatmap: SavedHeatmap) -> None:
 
 
 def _enqueue(heatmap: SavedHeatmap) -> None:
-    # After the commit, so the job always finds the row; if Redis is down now, requeue_if_stuck recovers it.
-    enqueue_capture(heatmap.id, heatmap.capture_generation)
+    # After the commit, so the job always finds the row. Should Redis fail in the instant since _start_capture
+    # asked it, the heatmap waits as processing without a job, and the worker's reaper queues it after STUCK_AFTER.
+    try:
+        enqueue_capture(heatmap.id, heatmap.capture_generation)
+    except RedisError as error:
+        current_app.logger.warning("Capture of heatmap %s not queued (%s); the reaper will queue it", heatmap.id, error)
 
 
 # --- writes ---------------------------------------------------------------------------------------
@@ -421,10 +456,10 @@ def regenerate_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
     """
     if heatmap.type != "screenshot":
         raise HeatmapInputError("type", "Only screenshot heatmaps can be regenerated.")
+    _start_capture(heatmap)
     dropped = [snapshot for snapshot in heatmap.snapshots if snapshot.width not in heatmap.target_widths]
     for snapshot in dropped:
         heatmap.snapshots.remove(snapshot)
-    _start_capture(heatmap)
     db.session.commit()
     storage.delete_snapshot_files(dropped)
     _enqueue(heatmap)

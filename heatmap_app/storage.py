@@ -2,11 +2,13 @@
 
 Files are written atomically (a temp file in the same folder, then os.replace) under names the server
 generates, so a reader sees either nothing or a whole file, and no user input ever reaches a path.
-The database keeps paths relative to MEDIA_ROOT.
+The database keeps paths relative to MEDIA_ROOT. Files are never left without a row: a snapshot whose
+thumbnail or commit fails takes its files with it.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import secrets
@@ -30,6 +32,17 @@ THUMBNAIL_QUALITY = 70
 
 class StorageError(ValueError):
     """Bytes that cannot be stored as a snapshot."""
+
+
+class MediaStoreFull(StorageError):
+    """The media store has no room left: trying the capture again will not help until an admin frees space."""
+
+    def __init__(self) -> None:
+        super().__init__("The screenshot could not be saved: the media store is full. Tell your admin.")
+
+
+# A file system out of space (or of the user's quota) answers with one of these.
+NO_SPACE_ERRORS = (errno.ENOSPC, errno.EDQUOT)
 
 
 class StaleCaptureError(RuntimeError):
@@ -119,28 +132,39 @@ def store_snapshot(
             f"Generation {generation} of heatmap {heatmap.id} is stale (now {heatmap.capture_generation})."
         )
     image = _open_jpeg(jpeg_bytes)
+    snapshot = db.session.scalar(
+        select(HeatmapSnapshot).where(HeatmapSnapshot.heatmap_id == heatmap.id, HeatmapSnapshot.width == width)
+    )
+    thumbnail = make_thumbnail(image)
     token = secrets.token_hex(8)
     folder = Path(SNAPSHOT_FOLDER) / heatmap.id
     file_path = folder / f"{width}-{token}.jpg"
     thumbnail_path = folder / f"{width}-{token}-thumb.jpg"
-    write_atomically(_absolute(str(file_path)), jpeg_bytes)
-    write_atomically(_absolute(str(thumbnail_path)), make_thumbnail(image))
-
-    snapshot = db.session.scalar(
-        select(HeatmapSnapshot).where(HeatmapSnapshot.heatmap_id == heatmap.id, HeatmapSnapshot.width == width)
-    )
-    replaced = [snapshot.file_path, snapshot.thumbnail_path] if snapshot is not None else []
-    if snapshot is None:
-        snapshot = HeatmapSnapshot(heatmap_id=heatmap.id, width=width)
-        db.session.add(snapshot)
-    snapshot.height = image.height
-    snapshot.page_height = page_height
-    snapshot.byte_size = len(jpeg_bytes)
-    snapshot.file_path = str(file_path)
-    snapshot.thumbnail_path = str(thumbnail_path)
-    snapshot.content_hash = content_hash(jpeg_bytes)
-    snapshot.created_at = utcnow()
-    db.session.commit()
+    written: list[Path] = []
+    try:
+        for relative_path, data in ((file_path, jpeg_bytes), (thumbnail_path, thumbnail)):
+            absolute_path = _absolute(str(relative_path))
+            write_atomically(absolute_path, data)
+            written.append(absolute_path)
+        replaced = [snapshot.file_path, snapshot.thumbnail_path] if snapshot is not None else []
+        if snapshot is None:
+            snapshot = HeatmapSnapshot(heatmap_id=heatmap.id, width=width)
+            db.session.add(snapshot)
+        snapshot.height = image.height
+        snapshot.page_height = page_height
+        snapshot.byte_size = len(jpeg_bytes)
+        snapshot.file_path = str(file_path)
+        snapshot.thumbnail_path = str(thumbnail_path)
+        snapshot.content_hash = content_hash(jpeg_bytes)
+        snapshot.created_at = utcnow()
+        db.session.commit()
+    except BaseException as error:
+        db.session.rollback()
+        for path in written:
+            path.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in NO_SPACE_ERRORS:
+            raise MediaStoreFull() from error
+        raise
     db.session.expire(heatmap, ["snapshots"])
     for relative_path in replaced:
         _absolute(relative_path).unlink(missing_ok=True)

@@ -4,6 +4,11 @@ It takes ids only, stores each width as soon as it is captured, and settles the 
 `completed`, or `failed` with a readable reason — at once for permanent errors, after the last try for
 transient ones. A job of an older generation (the heatmap was regenerated or edited since) writes nothing.
 
+One job at a time captures a heatmap (queue.CaptureLock); a second job queued for it meanwhile ends without
+capturing. No database transaction stays open while the browser loads a page, and every job ends with its
+session removed, so a connection the database dropped (a restart, `idle_in_transaction_session_timeout`,
+`pg_terminate_backend`) fails one try at most, never the jobs after it.
+
 `flask worker` runs jobs in its own process (no fork per job), so the browser it keeps warm between
 jobs survives from one job to the next; close_worker_capturer() ends it when the worker stops.
 """
@@ -22,9 +27,11 @@ from heatmap_app.capture import CaptureError, PermanentCaptureError, Shot
 from heatmap_app.extensions import db
 from heatmap_app.models import SavedHeatmap
 from heatmap_app.models.base import utcnow
+from heatmap_app.queue import CaptureLock, redis_connection
 from heatmap_app.screenshots import WarmCapturer
-from heatmap_app.storage import StaleCaptureError, store_snapshot
+from heatmap_app.storage import MediaStoreFull, StaleCaptureError, store_snapshot
 from heatmap_app.urlsafety import UnsafeURLError
+from heatmap_app.worker import end_session
 
 UNEXPECTED_FAILURE = "The capture failed unexpectedly. Try regenerating it; if it keeps failing, tell your admin."
 
@@ -60,7 +67,14 @@ def close_worker_capturer() -> None:
 
 def capture_heatmap(heatmap_id: str, generation: int) -> str:
     with _app_context():
-        return _capture(heatmap_id, generation)
+        lock = CaptureLock(redis_connection(), heatmap_id, generation)
+        try:
+            if not lock.acquire():
+                return "already running"
+            return _capture(heatmap_id, generation, lock)
+        finally:
+            lock.release()
+            end_session()
 
 
 def _current_heatmap(heatmap_id: str, generation: int) -> SavedHeatmap | None:
@@ -71,13 +85,16 @@ def _current_heatmap(heatmap_id: str, generation: int) -> SavedHeatmap | None:
     return heatmap
 
 
-def _capture(heatmap_id: str, generation: int) -> str:
+def _capture(heatmap_id: str, generation: int, lock: CaptureLock) -> str:
     heatmap = _current_heatmap(heatmap_id, generation)
     if heatmap is None or heatmap.status != "processing":
         return "superseded"
     url, widths, block_consent_modals = heatmap.url, list(heatmap.target_widths), heatmap.block_consent_modals
+    db.session.close()  # no transaction (nor connection) held through the page load
 
     def store(shot: Shot) -> None:
+        if lock.lost:
+            raise StaleCaptureError(f"another job took over the capture of heatmap {heatmap_id}")
         current = _current_heatmap(heatmap_id, generation)
         if current is None:
             raise StaleCaptureError(f"heatmap {heatmap_id} moved past generation {generation}")
@@ -87,7 +104,7 @@ def _capture(heatmap_id: str, generation: int) -> str:
         worker_capturer().capture(url, widths, block_consent_modals=block_consent_modals, on_shot=store)
     except StaleCaptureError:
         return "superseded"
-    except (UnsafeURLError, PermanentCaptureError) as error:
+    except (UnsafeURLError, PermanentCaptureError, MediaStoreFull) as error:
         settle(heatmap_id, generation, exception=str(error))
         return "failed"
     except JobTimeoutException:
@@ -113,7 +130,10 @@ def _readable(error: Exception) -> str:
 
 def settle(heatmap_id: str, generation: int, *, exception: str | None) -> bool:
     """Mark the generation completed (exception None) or failed; only a heatmap still processing it changes,
-    so a late failure never overwrites `completed` and an old job never settles a newer generation."""
+    so a late failure never overwrites `completed` and an old job never settles a newer generation.
+
+    Whatever failed before (a lost database connection, a failed commit) is rolled back first."""
+    db.session.rollback()
     result = db.session.execute(
         update(SavedHeatmap)
         .where(

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
+import random
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 from flask import Flask
 from PIL import Image
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from heatmap_app import storage
 from heatmap_app.accounts import create_user
 from heatmap_app.extensions import db
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap, User
+from tests.support.filesystems import small_filesystem
+
+PAGE = 4096  # a tmpfs counts whole pages
 
 
 def jpeg(width: int, height: int, color: str = "orange") -> bytes:
@@ -132,3 +143,67 @@ def test_deleting_snapshot_files_removes_image_and_thumbnail(app: Flask, heatmap
     storage.delete_snapshot_files([snapshot])
 
     assert media_files(app) == []
+
+
+def noise_jpeg(width: int, height: int) -> bytes:
+    """A JPEG that compresses badly, so its size (and its thumbnail's) is many pages of a small file system."""
+    pixels = random.Random(width * height).randbytes(width * height * 3)
+    output = io.BytesIO()
+    Image.frombytes("RGB", (width, height), pixels).save(output, format="JPEG", quality=90)
+    return output.getvalue()
+
+
+def test_a_full_media_store_raises_media_store_full_and_keeps_no_file(app: Flask, heatmap) -> None:
+    with small_filesystem(Path(app.config["MEDIA_ROOT"]), 4096):
+        with pytest.raises(storage.MediaStoreFull, match="the media store is full"):
+            storage.store_snapshot(heatmap, 1024, noise_jpeg(1024, 600), page_height=600)
+
+        assert media_files(app) == []
+    assert db.session.query(HeatmapSnapshot).count() == 0
+
+
+def test_a_thumbnail_that_no_longer_fits_takes_the_written_screenshot_with_it(app: Flask, heatmap) -> None:
+    image = noise_jpeg(1024, 600)
+    thumbnail_size = len(storage.make_thumbnail(Image.open(io.BytesIO(image))))
+    room = math.ceil(len(image) / PAGE) * PAGE  # the screenshot fits, and what is left is less than its thumbnail
+    assert room - len(image) < thumbnail_size
+
+    with small_filesystem(Path(app.config["MEDIA_ROOT"]), room):
+        with pytest.raises(storage.MediaStoreFull):
+            storage.store_snapshot(heatmap, 1024, image, page_height=600)
+
+        assert media_files(app) == []
+    assert db.session.query(HeatmapSnapshot).count() == 0
+
+
+@contextmanager
+def snapshot_writes_locked_elsewhere(app: Flask) -> Iterator[None]:
+    """Another connection holds the lock a snapshot's INSERT needs, and this session waits 0.2 s at most for it:
+    the commit fails as it does when a database is overloaded."""
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        holder = sqlite3.connect(url.database, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        db.session.execute(text("PRAGMA busy_timeout = 200"))
+    else:
+        holder = psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+        holder.execute("LOCK TABLE heatmap_snapshot IN EXCLUSIVE MODE")
+        db.session.execute(text("SET LOCAL lock_timeout = '200ms'"))
+    try:
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_a_failed_commit_removes_the_new_files_and_keeps_the_old_snapshot(app: Flask, heatmap) -> None:
+    first = storage.store_snapshot(heatmap, 1024, jpeg(1024, 600, "red"), page_height=600)
+    kept = media_files(app)
+
+    with snapshot_writes_locked_elsewhere(app), pytest.raises(OperationalError):
+        storage.store_snapshot(heatmap, 1024, jpeg(1024, 900, "blue"), page_height=900)
+
+    assert media_files(app) == kept
+    db.session.expire_all()
+    stored = db.session.get_one(HeatmapSnapshot, first.id)
+    assert (stored.height, storage.snapshot_file_path(stored).exists()) == (600, True)

@@ -14,15 +14,17 @@ import pytest
 from flask import Flask
 
 from tests.support.site import Site
+from tests.support.workers import WorkerProcess, end_leftovers
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def app_config(site: Site) -> dict[str, Any]:
-    """The worker tests' app: the site allowed through the URL guard, retries without back-off, and room
-    to create many heatmaps."""
-    return {"CAPTURE_ALLOW_HOSTS": site.host, "CAPTURE_RETRY_DELAYS": [0, 0], "HEATMAP_CREATE_RATE_LIMIT": "100/minute"}
+    """The worker tests' app: the site allowed through the URL guard, retries without back-off, a sweep for
+    stuck captures every second, and room to create many heatmaps."""
+    return {"CAPTURE_ALLOW_HOSTS": site.host, "CAPTURE_RETRY_DELAYS": [0, 0], "CAPTURE_REAPER_INTERVAL": 1,
+            "HEATMAP_CREATE_RATE_LIMIT": "100/minute"}
 
 
 def worker_environment(app: Flask) -> dict[str, str]:
@@ -35,22 +37,26 @@ def worker_environment(app: Flask) -> dict[str, str]:
         "SECRET_KEY": config["SECRET_KEY"],
         "CAPTURE_ALLOW_HOSTS": config["CAPTURE_ALLOW_HOSTS"],
         "CAPTURE_RETRY_DELAYS": ",".join(str(delay) for delay in config["CAPTURE_RETRY_DELAYS"]),
+        "CAPTURE_REAPER_INTERVAL": str(config["CAPTURE_REAPER_INTERVAL"]),
     }
 
 
 @pytest.fixture
-def start_worker(app: Flask) -> Iterator[Any]:
-    """start_worker(burst=True) -> the `flask worker` process, run as an operator runs it."""
-    processes: list[subprocess.Popen[bytes]] = []
+def start_worker(app: Flask, tmp_path: Path) -> Iterator[Any]:
+    """start_worker(burst=True, **environment) -> the `flask worker` process, run as an operator runs it."""
+    processes: list[WorkerProcess] = []
 
-    def start(*, burst: bool = True, **environment: str) -> subprocess.Popen[bytes]:
+    def start(*, burst: bool = True, **environment: str) -> WorkerProcess:
         command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker"] + (["--burst"] if burst else [])
         marker = uuid.uuid4().hex  # inherited by every process the worker starts, Chrome included
-        process = subprocess.Popen(
-            command, cwd=ROOT, env={**worker_environment(app), **environment, "HEATMAP_TEST_WORKER": marker},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )
-        process.marker = marker  # type: ignore[attr-defined]
+        log_path = tmp_path / f"worker-{marker}.log"
+        with log_path.open("wb") as log:
+            process = WorkerProcess(
+                command, cwd=ROOT, env={**worker_environment(app), **environment, "HEATMAP_TEST_WORKER": marker},
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        process.marker = marker
+        process.log_path = log_path
         processes.append(process)
         return process
 
@@ -59,3 +65,4 @@ def start_worker(app: Flask) -> Iterator[Any]:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=30)
+        end_leftovers(process)

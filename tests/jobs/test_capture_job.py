@@ -6,10 +6,7 @@ import io
 import os
 import signal
 import time
-from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -20,49 +17,14 @@ from rq.job import Job
 from sqlalchemy import update
 
 from heatmap_app.extensions import db
-from heatmap_app.heatmaps import create_heatmap, regenerate_heatmap
+from heatmap_app.heatmaps import STUCK_AFTER, create_heatmap, regenerate_heatmap
 from heatmap_app.models import SavedHeatmap, User
 from heatmap_app.models.base import utcnow
-from heatmap_app.queue import CAPTURE_QUEUE, redis_connection
+from heatmap_app.queue import CAPTURE_LOCK_TTL, CAPTURE_QUEUE, capture_lock_key, redis_connection
 from jobs.capture import settle
-from tests.capture.processes import live_processes
+from tests.support.workers import finish, processes_started_by, reload, wait_for
 
 pytestmark = pytest.mark.browser
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def reload(heatmap_id: str) -> SavedHeatmap:
-    db.session.expire_all()
-    return db.session.get_one(SavedHeatmap, heatmap_id)
-
-
-def processes_started_by(worker: Any) -> list[int]:
-    """Live processes carrying the worker's marker in their environment: itself and all it started."""
-    marker = f"HEATMAP_TEST_WORKER={worker.marker}".encode()
-    found = []
-    for process in live_processes():
-        try:
-            environment = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if marker in environment:
-            found.append(process.pid)
-    return found
-
-
-def finish(worker: Any) -> str:
-    output, _ = worker.communicate(timeout=120)
-    assert worker.returncode == 0, output.decode()
-    return output.decode()
 
 
 def test_a_heatmap_created_through_the_api_is_served_width_by_width_as_the_worker_captures_it(
@@ -175,10 +137,9 @@ def test_a_late_failure_never_overwrites_completed_and_an_old_generation_settles
     assert reload(heatmap.id).status == "processing"
 
 
-def test_a_worker_killed_mid_capture_leaves_no_browser_and_the_heatmap_is_recovered(
-    app: Flask, client: FlaskClient, site, start_worker, user: User, bearer
+def test_a_worker_killed_mid_capture_leaves_no_browser_and_the_next_workers_sweep_captures_it_again(
+    app: Flask, site, start_worker, user: User, redis_conn
 ) -> None:
-    headers = bearer("heatmap:read")
     heatmap = create_heatmap(user.current_project, user,
                              {"url": site.url("gated/hero-100vh.html"), "widths": [375, 1024]})
     worker = start_worker()
@@ -190,15 +151,18 @@ def test_a_worker_killed_mid_capture_leaves_no_browser_and_the_heatmap_is_recove
 
     wait_for(lambda: processes_started_by(worker) == [], timeout=15, what="the browser to end with its worker")
     assert reload(heatmap.id).status == "processing"
+    lock = capture_lock_key(heatmap.id)
+    assert 0 < redis_conn.pttl(lock) <= CAPTURE_LOCK_TTL * 1000  # the dead job's lock lapses by itself…
 
-    # Ten minutes on, the next read of the heatmap puts its capture back on the queue.
+    # …a minute on: the lock has lapsed, and the heatmap has been processing past STUCK_AFTER.
+    redis_conn.delete(lock)
     db.session.execute(update(SavedHeatmap).where(SavedHeatmap.id == heatmap.id)
-                       .values(capture_enqueued_at=utcnow() - timedelta(minutes=11)))
+                       .values(capture_enqueued_at=utcnow() - STUCK_AFTER - timedelta(seconds=1)))
     db.session.commit()
     site.gate.set()
-    assert client.get(f"/api/projects/@current/saved/{heatmap.short_id}/", headers=headers).status_code == 200
-    finish(start_worker())
+    output = finish(start_worker())  # nobody reads the heatmap: the new worker's sweep finds it
 
+    assert "re-enqueued 1 stuck capture" in output
     recovered = reload(heatmap.id)
     assert recovered.status == "completed"
     assert [snapshot.width for snapshot in recovered.snapshots] == [375, 1024]
