@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -372,14 +372,6 @@ def _write(project_id: int, points: list[Point], now: datetime, keep_points_afte
         }),
         [{**dict(zip(viewport_keys, key, strict=True)), "interactions": all_, "unfixed": unfixed, "below_fold": below}
          for key, (all_, unfixed, below) in sorted(viewports.items())],
-    )
-
-
-def project_last_seen(project_id: int) -> datetime | None:
-    """When data last arrived for the project (to the minute: see PAGE_CACHE_SECONDS)."""
-    return db.session.scalar(
-        select(InteractionPage.last_seen_at).where(InteractionPage.project_id == project_id)
-        .order_by(InteractionPage.last_seen_at.desc()).limit(1)
     )
 
 

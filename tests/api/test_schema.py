@@ -44,8 +44,11 @@ def test_the_schema_is_public_and_covers_every_endpoint_under_both_prefixes(clie
             ("DELETE", f"{prefix}/saved/{{short_id}}/"),
             ("POST", f"{prefix}/saved/{{short_id}}/regenerate/"),
             ("GET", f"{prefix}/heatmap_screenshots/{{id}}/content"),
+            ("GET", f"{prefix}/heatmaps/"),
+            ("GET", f"{prefix}/heatmaps/events/"),
+            ("GET", f"{prefix}/heatmap_screenshots/{{id}}/overlay"),
         } <= operations
-    assert len(operations) == 15
+    assert len(operations) == 21
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
