@@ -21,6 +21,7 @@ from heatmap_app import storage
 from heatmap_app.extensions import db
 from heatmap_app.models import Project, SavedHeatmap, User
 from heatmap_app.models.base import utcnow
+from tests.web.conftest import LiveServer, browser, live_server, shared_chrome  # noqa: F401  (real browser, real port)
 
 PAGE = "https://shop.example/pricing"
 SHOT_COLOUR = (128, 128, 128)

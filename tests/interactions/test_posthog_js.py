@@ -22,8 +22,7 @@ from heatmap_app.interactions.snippet import install_snippet
 from heatmap_app.models import InteractionPoint, Project
 from tests.interactions.conftest import distance, png_pixels, poll
 from tests.support.site import serve_site
-from tests.web.browser import start_chrome
-from tests.web.conftest import LiveServer, live_server  # noqa: F401  (the app on a real port)
+from tests.web.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -31,15 +30,14 @@ PAGES = Path(__file__).resolve().parent / "pages"
 FLUSH_TIMEOUT = 30  # posthog-js flushes heatmaps every 5 s and its request queue every 3 s
 
 
-@pytest.fixture(scope="module")
-def chrome() -> Iterator[WebDriver]:
-    driver = start_chrome("1440,1000")
-    yield driver
-    driver.quit()
+@pytest.fixture
+def chrome(browser: WebDriver) -> WebDriver:
+    browser.get_log("browser")  # start with an empty console
+    return browser
 
 
 @pytest.fixture
-def customer_site(tmp_path: Path, live_server: LiveServer, project: Project) -> Iterator[str]:  # noqa: F811
+def customer_site(tmp_path: Path, live_server: LiveServer, project: Project) -> Iterator[str]:
     """The tracked page with the install snippet pasted in, on a loopback site of its own (another origin)."""
     snippet = install_snippet(live_server.base_url, project.api_token, {"opt_out_useragent_filter": True})
     (tmp_path / "tracked.html").write_text((PAGES / "tracked.html").read_text().replace("<!-- SNIPPET -->", snippet))
@@ -76,7 +74,7 @@ def stored(type_: str) -> int:
 
 
 def test_posthog_js_sends_clicks_and_scrolls_that_heatmaps_answer_and_the_png_paints(
-    chrome: WebDriver, customer_site: str, live_server: LiveServer, api_get: Callable[..., Any],  # noqa: F811
+    chrome: WebDriver, customer_site: str, live_server: LiveServer, api_get: Callable[..., Any],
     saved_heatmap: Callable[..., Any],
 ) -> None:
     # Desktop: a click, a rage click (three quick clicks), then scrolled down, a click on the fixed header.
