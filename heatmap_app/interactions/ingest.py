@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from flask import current_app
 from sqlalchemy import Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -279,13 +280,15 @@ def _insert(table: Table) -> Any:
     return dialect.insert(table)
 
 
-# (project id, url hash) -> (page id, when this process last refreshed its last_seen_at)
-_page_cache: dict[tuple[int, str], tuple[int, float]] = {}
+def _page_cache() -> dict[tuple[int, str], tuple[int, float]]:
+    """(project id, url hash) -> (page id, when this process last refreshed its last_seen_at), per app."""
+    return current_app.extensions.setdefault("interaction_page_ids", {})
 
 
 def _page_id(project_id: int, url: str, now: datetime) -> int:
     key = (project_id, url_hash(url))
-    cached = _page_cache.get(key)
+    cache = _page_cache()
+    cached = cache.get(key)
     if cached is not None and time.monotonic() - cached[1] < PAGE_CACHE_SECONDS:
         return cached[0]
     page = InteractionPage.__table__
@@ -298,9 +301,9 @@ def _page_id(project_id: int, url: str, now: datetime) -> int:
         update(InteractionPage).where(InteractionPage.project_id == project_id, InteractionPage.url_hash == key[1])
         .values(last_seen_at=now).returning(InteractionPage.id)
     ).scalar_one()
-    if len(_page_cache) > 50_000:
-        _page_cache.clear()
-    _page_cache[key] = (page_id, time.monotonic())
+    if len(cache) > 50_000:
+        cache.clear()
+    cache[key] = (page_id, time.monotonic())
     return page_id
 
 
@@ -318,7 +321,7 @@ def store_points(project_id: int, points: list[Point], *, keep_points_after: dat
     except IntegrityError:
         # A page this process had cached was dropped by the retention purge meanwhile: look it up again.
         db.session.rollback()
-        _page_cache.clear()
+        _page_cache().clear()
         _write(project_id, points, now, keep_points_after)
     db.session.commit()
 
