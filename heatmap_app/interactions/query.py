@@ -11,12 +11,10 @@ PostgreSQL round alike: floor((200·x + w) / (2·w)) for x, w ≥ 0.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import re2
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 
@@ -33,7 +31,7 @@ from heatmap_app.interactions.schemas import (
     MAX_POINTS_LIMIT,
     ScrollDepthBucket,
     ScrollDepthResponse,
-    anchored_pattern,
+    compile_pattern,
     end_of,
     start_of,
 )
@@ -51,18 +49,13 @@ SCROLL_BUCKET = 100  # px
 DailyTable = type[InteractionDailyCount] | type[InteractionDailyVisitor]
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> Any:
-    return re2.compile(anchored_pattern(pattern))
-
-
 def matching_pages(project: Project, query: HeatmapQuery) -> Select[tuple[int]] | list[int]:
     """The ids of the project's pages the query's URL filter matches (a subquery, or a list for patterns)."""
     pages = select(InteractionPage.id).where(InteractionPage.project_id == project.id)
     if query.url_exact is not None:
         return pages.where(InteractionPage.trimmed_url_hash == url_hash(query.url_exact.rstrip("/")))
     if query.url_pattern is not None:
-        pattern = _compiled(query.url_pattern)
+        pattern = compile_pattern(query.url_pattern)
         rows = db.session.execute(
             select(InteractionPage.id, InteractionPage.url).where(InteractionPage.project_id == project.id)
         ).all()
