@@ -39,6 +39,7 @@ from heatmap_app.interactions.ingest import (
     retention_cutoffs,
     store_points,
 )
+from heatmap_app.interactions.retention import queue_purge_hourly
 from heatmap_app.models import Project
 from heatmap_app.queue import redis_connection
 
@@ -262,6 +263,7 @@ def capture() -> Response:
         current_app.logger.exception("Could not store a heatmap batch for project %s", project.id)
         raise IngestError(503, "The server is busy; retry shortly.", code="unavailable",
                           headers={"Retry-After": "2"}) from None
+    queue_purge_hourly()
     return current_app.json.response({"status": 1})
 
 

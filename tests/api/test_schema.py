@@ -18,6 +18,7 @@ from schemathesis.generation import GenerationMode
 
 from heatmap_app import storage
 from tests.api.conftest import PAGE_URL, jpeg_bytes
+from tests.interactions.conftest import click, heatmap_event
 
 CHECKS = [
     not_a_server_error,
@@ -55,6 +56,12 @@ def test_the_schema_is_public_and_covers_every_endpoint_under_both_prefixes(clie
 def test_the_app_conforms_to_its_schema(app: Flask, bearer, project, make_heatmap, mode: GenerationMode) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/schema/", app)
     headers = bearer("*")
+    # Heatmap data on the heatmaps' page, so the heatmap-data endpoints answer with points and buckets too.
+    data = [heatmap_event([click(720, 400), click(100, 40, fixed=True)], url=PAGE_URL),
+            heatmap_event(event="$pageleave", url=PAGE_URL,
+                          **{"$prev_pageview_pathname": "/pricing", "$prev_pageview_max_scroll": 900})]
+    ingested = app.test_client().post("/i/v0/e/", json={"api_key": project.api_token, "batch": data})
+    assert ingested.status_code == 200
 
     for result in schema.get_all_operations():
         operation = result.ok()
