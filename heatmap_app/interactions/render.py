@@ -76,8 +76,13 @@ def colourise(alpha: Image.Image, opacity: float) -> Image.Image:
     return Image.merge("RGBA", (red, green, blue, alpha.point(lambda value: round(value * opacity))))
 
 
+def band_colour(share: float) -> tuple[int, int, int]:
+    """A scroll band's colour: the gradient from blue (few reached it) to red (all did); black where none did."""
+    return palette()[round((0.4 + 0.6 * share) * 255)] if share > 0 else (0, 0, 0)
+
+
 def scroll_bands(size: tuple[int, int], buckets: list[ScrollDepthBucket], opacity: float) -> Image.Image:
-    """Each 100 px band coloured by the share of visits that reached it (red: all, blue: few)."""
+    """Each 100 px band coloured by the share of visits that reached it, with that share written on it."""
     width, height = size
     layer = Image.new("RGBA", size, (0, 0, 0, 0))
     if not buckets:
@@ -85,12 +90,10 @@ def scroll_bands(size: tuple[int, int], buckets: list[ScrollDepthBucket], opacit
     draw = ImageDraw.Draw(layer)
     font = ImageFont.load_default(size=13)
     total = buckets[0].cumulative_count
-    colours = palette()
     for top in range(0, height, 100):
         # A visit whose deepest bucket starts at or below this band's top has seen the band.
         share = next((bucket.cumulative_count for bucket in buckets if bucket.scroll_depth_bucket >= top), 0) / total
-        colour = colours[round(share * 255)]
-        draw.rectangle((0, top, width, min(top + 100, height)), fill=(*colour, round(255 * opacity * 0.55)))
+        draw.rectangle((0, top, width, min(top + 100, height)), fill=(*band_colour(share), round(255 * opacity * 0.55)))
         draw.text((8, top + 6), f"{round(share * 100)}% reached {top:,} px", font=font, fill=(0, 0, 0, 255),
                   stroke_width=2, stroke_fill=(255, 255, 255, 255))
     return layer

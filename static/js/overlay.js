@@ -153,8 +153,7 @@ class Overlay {
     for (let top = 0; top < this.height; top += BAND) {
       const reached = buckets.find((bucket) => bucket.scroll_depth_bucket >= top);
       const share = reached ? reached.cumulative_count / total : 0;
-      const index = Math.round(share * 255) * 4;
-      context.fillStyle = `rgba(${this.colours[index]}, ${this.colours[index + 1]}, ${this.colours[index + 2]}, 0.55)`;
+      context.fillStyle = this.bandColour(share);
       context.fillRect(0, top, this.width, BAND);
       const label = `${Math.round(share * 100)}% reached ${top.toLocaleString("en")} px`;
       context.strokeStyle = "#fff";
@@ -162,6 +161,13 @@ class Overlay {
       context.fillStyle = "#000";
       context.fillText(label, 8, top + 18);
     }
+  }
+
+  // Blue (few reached it) to red (all did), as the server's PNG; dark where nobody did.
+  bandColour(share) {
+    if (share === 0) return "rgba(0, 0, 0, 0.55)";
+    const index = Math.round((0.4 + 0.6 * share) * 255) * 4;
+    return `rgba(${this.colours[index]}, ${this.colours[index + 1]}, ${this.colours[index + 2]}, 0.55)`;
   }
 
   drawFold(context, foldY) {
