@@ -54,6 +54,8 @@ CONFIG_MAX_AGE = 5 * 60
 LAST_CONTACT_KEY = "heatmap-ingest:last-contact:{project_id}"
 LAST_CONTACT_TTL = 400 * 24 * 60 * 60
 RATE_LIMIT_SCOPE = "heatmap-ingest"
+# A project's token is fixed for its life; a deleted project's is still accepted this long by a process that saw it.
+TOKEN_CACHE_SECONDS = 60.0
 
 collect = Blueprint("collect", __name__)
 csrf.exempt(collect)  # the library posts from other sites, with a public token and no cookies
@@ -129,6 +131,21 @@ def project_for_token(token: str | None) -> Project | None:
     return db.session.scalar(select(Project).where(Project.api_token == token))
 
 
+def project_id_for_token(token: str | None) -> int | None:
+    """The id of the token's project, remembered per process for TOKEN_CACHE_SECONDS (a batch needs no query)."""
+    cache: dict[str, tuple[int, float]] = current_app.extensions.setdefault("interaction_tokens", {})
+    cached = cache.get(token or "")
+    if cached is not None and time.monotonic() - cached[1] < TOKEN_CACHE_SECONDS:
+        return cached[0]
+    project = project_for_token(token)
+    if project is None:
+        return None
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[project.api_token] = (project.id, time.monotonic())
+    return project.id
+
+
 def _record_contact(project: Project) -> None:
     """When the library last asked for its config: shown on the install page, even before any data."""
     try:
@@ -201,12 +218,9 @@ def _payload() -> Any:
     )
 
 
-def _token_project(token: str | None) -> Project:
-    project = project_for_token(token)
-    if project is None:
-        raise IngestError(401, "Project API key invalid. You can find your project API key in your project settings.",
-                          code="invalid_api_key")
-    return project
+def _unknown_token() -> IngestError:
+    return IngestError(401, "Project API key invalid. You can find your project API key in your project settings.",
+                       code="invalid_api_key")
 
 
 @collect.route("/flags/", methods=["GET", "POST"], strict_slashes=False)
@@ -214,7 +228,9 @@ def _token_project(token: str | None) -> Project:
 def flags() -> Response:
     payload = _payload() if request.method == "POST" else {}
     body = payload if isinstance(payload, dict) else {}
-    project = _token_project(body.get("token") or body.get("api_key") or request.args.get("token"))
+    project = project_for_token(body.get("token") or body.get("api_key") or request.args.get("token"))
+    if project is None:
+        raise _unknown_token()
     _record_contact(project)
     return current_app.json.response({
         "flags": {},
@@ -251,16 +267,18 @@ def check_ingest_rate_limit(token: str) -> None:
 def capture() -> Response:
     payload = _payload()
     events, token = events_and_token(payload)
-    project = _token_project(token)
-    check_ingest_rate_limit(project.api_token)
+    project_id = project_id_for_token(token)
+    if project_id is None or token is None:
+        raise _unknown_token()
+    check_ingest_rate_limit(token)
     now = datetime.now(UTC)
     oldest, keep_raw_after = retention_cutoffs(current_app.config, now)
     sent_at = payload.get("sent_at") if isinstance(payload, dict) else None
     try:
-        store_points(project.id, batch_points(events, sent_at, now, oldest), keep_points_after=keep_raw_after)
+        store_points(project_id, batch_points(events, sent_at, now, oldest), keep_points_after=keep_raw_after)
     except OperationalError:
         db.session.rollback()
-        current_app.logger.exception("Could not store a heatmap batch for project %s", project.id)
+        current_app.logger.exception("Could not store a heatmap batch for project %s", project_id)
         raise IngestError(503, "The server is busy; retry shortly.", code="unavailable",
                           headers={"Retry-After": "2"}) from None
     queue_purge_hourly()

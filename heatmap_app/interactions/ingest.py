@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import math
@@ -274,10 +275,32 @@ def visitor_hash(distinct_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(distinct_id.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+CELL_KEYS = ("page_id", "type", "day", "viewport_width", "pointer_target_fixed", "x", "y")
+VIEWPORT_KEYS = ("page_id", "type", "day", "viewport_width", "viewport_height", "at_origin")
+VIEWPORT_COUNTS = ("interactions", "unfixed", "below_fold")
+
+
 def _insert(table: Table) -> Any:
     """An INSERT with ON CONFLICT support on the app's database (PostgreSQL or SQLite)."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+@functools.lru_cache(maxsize=4)
+def _daily_statements(dialect_name: str) -> tuple[Any, Any, Any]:
+    """The three upserts of the daily tables, built once per dialect (building them costs more than running them)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    counts = InteractionDailyCount.__table__
+    adding_counts = dialect.insert(counts)
+    viewports = InteractionDailyViewport.__table__
+    adding_viewports = dialect.insert(viewports)
+    return (
+        adding_counts.on_conflict_do_update(index_elements=list(CELL_KEYS),
+                                            set_={"count": counts.c.count + adding_counts.excluded.count}),
+        dialect.insert(InteractionDailyVisitor.__table__).on_conflict_do_nothing(),
+        adding_viewports.on_conflict_do_update(index_elements=list(VIEWPORT_KEYS), set_={
+            column: viewports.c[column] + adding_viewports.excluded[column] for column in VIEWPORT_COUNTS}),
+    )
 
 
 def _page_cache() -> dict[tuple[int, str], tuple[int, float]]:
@@ -353,29 +376,13 @@ def _write(project_id: int, points: list[Point], now: datetime, keep_points_afte
         counts[1] += not p.target_fixed
         counts[2] += (not p.target_fixed) and p.y > p.viewport_height
 
-    cell_keys = ("page_id", "type", "day", "viewport_width", "pointer_target_fixed", "x", "y")
-    count_table = InteractionDailyCount.__table__
-    counting = _insert(count_table)
-    db.session.execute(
-        counting.on_conflict_do_update(index_elements=list(cell_keys),
-                                       set_={"count": count_table.c.count + counting.excluded.count}),
-        [{**dict(zip(cell_keys, key, strict=True)), "count": count} for key, count in sorted(cells.items())],
-    )
-    db.session.execute(
-        _insert(InteractionDailyVisitor.__table__).on_conflict_do_nothing(),
-        [dict(zip((*cell_keys, "visitor"), key, strict=True)) for key in sorted(visitors)],
-    )
-    viewport_keys = ("page_id", "type", "day", "viewport_width", "viewport_height", "at_origin")
-    viewport_table = InteractionDailyViewport.__table__
-    adding = _insert(viewport_table)
-    db.session.execute(
-        adding.on_conflict_do_update(index_elements=list(viewport_keys), set_={
-            column: viewport_table.c[column] + adding.excluded[column]
-            for column in ("interactions", "unfixed", "below_fold")
-        }),
-        [{**dict(zip(viewport_keys, key, strict=True)), "interactions": all_, "unfixed": unfixed, "below_fold": below}
-         for key, (all_, unfixed, below) in sorted(viewports.items())],
-    )
+    add_counts, add_visitors, add_viewports = _daily_statements(db.engine.dialect.name)
+    db.session.execute(add_counts, [{**dict(zip(CELL_KEYS, key, strict=True)), "count": count}
+                                    for key, count in sorted(cells.items())])
+    db.session.execute(add_visitors, [dict(zip((*CELL_KEYS, "visitor"), key, strict=True)) for key in sorted(visitors)])
+    db.session.execute(add_viewports, [{**dict(zip(VIEWPORT_KEYS, key, strict=True)),
+                                        **dict(zip(VIEWPORT_COUNTS, counts, strict=True))}
+                                       for key, counts in sorted(viewports.items())])
 
 
 def retention_cutoffs(config: Mapping[str, Any], now: datetime) -> tuple[datetime, datetime]:

@@ -8,6 +8,7 @@ only costs disk.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from heatmap_app.models import (
 from heatmap_app.queue import capture_queue, redis_connection
 
 PURGE_INTERVAL = 60 * 60  # seconds between two purges queued by ingestion
+PURGE_CHECK_INTERVAL = 60.0
 PURGE_KEY = "heatmap-ingest:purge-queued"
 PURGE_TIMEOUT = 30 * 60
 
@@ -49,7 +51,14 @@ def purge_expired(config: Mapping[str, Any], now: datetime | None = None) -> dic
 
 
 def queue_purge_hourly() -> None:
-    """Queue the purge job unless one was queued in the last hour (any process); Redis trouble only skips it."""
+    """Queue the purge job unless one was queued in the last hour (any process); Redis trouble only skips it.
+
+    Each process asks Redis at most once a minute, so a batch costs no round trip for this.
+    """
+    checked = current_app.extensions.get("interaction_purge_checked", 0.0)
+    if time.monotonic() - checked < PURGE_CHECK_INTERVAL:
+        return
+    current_app.extensions["interaction_purge_checked"] = time.monotonic()
     try:
         if redis_connection().set(PURGE_KEY, "1", nx=True, ex=PURGE_INTERVAL):
             capture_queue().enqueue("jobs.interactions.purge_expired_heatmap_data", job_timeout=PURGE_TIMEOUT,
