@@ -11,7 +11,11 @@ const NOUNS = {
   click: ["click", "clicks"], rageclick: ["rage click", "rage clicks"], deadclick: ["dead click", "dead clicks"],
   mousemove: ["mouse move", "mouse moves"], scrolldepth: ["visit", "visits"],
 };
-const KEPT_PARAMS = ["type", "date_from", "custom_from", "custom_to", "aggregation", "width_tolerance", "opacity"];
+// Controls carried along by the width tabs, with the values a tab's URL can leave out.
+const KEPT_PARAMS = {
+  type: "click", date_from: "-7d", custom_from: "", custom_to: "", aggregation: "total_count",
+  width_tolerance: "10", opacity: "0.7",
+};
 
 function plural(count, nouns) {
   return `${count.toLocaleString("en")} ${count === 1 ? nouns[0] : nouns[1]}`;
@@ -87,8 +91,9 @@ class Overlay {
     const params = this.params();
     document.querySelectorAll(".tabs a").forEach((link) => {
       const url = new URL(link.href, window.location.href);
-      KEPT_PARAMS.forEach((name) => {
-        if (params.has(name)) url.searchParams.set(name, params.get(name));
+      Object.entries(KEPT_PARAMS).forEach(([name, usual]) => {
+        const value = params.get(name);
+        if (value !== null && value !== usual) url.searchParams.set(name, value);
         else url.searchParams.delete(name);
       });
       link.href = url.pathname + url.search;
