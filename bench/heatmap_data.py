@@ -51,6 +51,8 @@ HOTSPOTS = 40
 VISITORS = 200_000
 DAYS = 30
 CHUNK = 200_000
+RAW_COLUMNS = ("page_id", "type", "x", "y", "pointer_target_fixed", "viewport_width", "viewport_height", "session_id",
+               "distinct_id", "timestamp", "scale_factor")
 sys.path.insert(0, str(ROOT))
 
 
@@ -190,8 +192,7 @@ def load_points(app: Any, project_id: int, count: int, seed: int) -> None:
                 counts[2] += (not fixed) and sy > sh
             connection = db.session.connection()
             bulk = copy_rows if postgres else insert_rows
-            bulk(connection, "interaction_point", ("page_id", "type", "x", "y", "pointer_target_fixed", "viewport_width",
-                 "viewport_height", "session_id", "distinct_id", "timestamp", "scale_factor"), raw)
+            bulk(connection, "interaction_point", RAW_COLUMNS, raw)
             upsert(connection, postgres, "interaction_daily_count",
                    ("page_id", "type", "day", "viewport_width", "pointer_target_fixed", "x", "y"), ("count",),
                    [(*key, value) for key, value in cells.items()])
@@ -226,7 +227,7 @@ def copy_rows(connection: Any, table: str, columns: tuple[str, ...], rows: list[
 
 def upsert(connection: Any, postgres: bool, table: str, keys: tuple[str, ...], added: tuple[str, ...],
            rows: list[tuple[Any, ...]]) -> None:
-    """INSERT … ON CONFLICT adding `added` columns (or doing nothing), as ingestion does; staged by COPY on PostgreSQL."""
+    """INSERT … ON CONFLICT adding `added` columns (or doing nothing), as ingestion does; COPY-staged on PostgreSQL."""
     from sqlalchemy import text
     from sqlalchemy.dialects import sqlite
 
@@ -316,7 +317,7 @@ def start_gunicorn(stack: ExitStack, environment: dict[str, str]) -> int:
             return port
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {server.returncode}")
+                raise RuntimeError(f"gunicorn exited with {server.returncode}") from None
             time.sleep(0.2)
     raise RuntimeError("gunicorn did not start")
 
@@ -347,7 +348,8 @@ def batches(token: str, count: int, events: int = 10, per_event: int = 10) -> li
                                 "type": rand.choice(("click", "mousemove", "mousemove"))}
                                for _ in range(per_event)]}},
         } for _ in range(events)]
-        bodies.append(gzip.compress(json.dumps({"api_key": token, "batch": batch, "sent_at": now.isoformat()}).encode()))
+        payload = {"api_key": token, "batch": batch, "sent_at": now.isoformat()}
+        bodies.append(gzip.compress(json.dumps(payload).encode()))
     return bodies
 
 
@@ -402,7 +404,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15, help="duration of each ingestion run (default 15)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent posting threads (default 8)")
     parser.add_argument("--sizes", default="1000000,10000000", help="stored points to query over, ascending")
-    parser.add_argument("--postgres", default=None, help="a PostgreSQL server URL: also benchmark on a fresh database there")
+    parser.add_argument("--postgres", default=None,
+                        help="a PostgreSQL server URL: also benchmark on a fresh database there")
     parser.add_argument("--skip-ingest", action="store_true")
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(",")]

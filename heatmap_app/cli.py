@@ -96,7 +96,7 @@ def capture_command(url: str, widths: str, out_dir: str, block_consent_modals: b
 
 @click.command("purge-heatmap-data")
 def purge_heatmap_data_command() -> None:
-    """Delete heatmap data past HEATMAP_DATA_RETENTION_DAYS / HEATMAP_POINTS_RETENTION_DAYS (the worker also does, hourly)."""
+    """Delete heatmap data past its retention settings (the worker does it too, hourly, while data arrives)."""
     for table, count in purge_expired(current_app.config).items():
         click.echo(f"{table}: {count} deleted")
 

@@ -13,7 +13,13 @@ from heatmap_app.errors import api_error_response
 from heatmap_app.interactions.overlay import NoScreenshot, overlay_data
 from heatmap_app.interactions.query import heatmap, heatmap_events
 from heatmap_app.interactions.render import png_response, render_png
-from heatmap_app.interactions.schemas import HeatmapEventsQuery, HeatmapQuery, InvalidQuery, OverlayQuery, validate_query
+from heatmap_app.interactions.schemas import (
+    HeatmapEventsQuery,
+    HeatmapQuery,
+    InvalidQuery,
+    OverlayQuery,
+    validate_query,
+)
 from heatmap_app.models import Project
 
 READ = "heatmap:read"

@@ -316,8 +316,8 @@ def _page_id(project_id: int, url: str, now: datetime) -> int:
         return cached[0]
     page = InteractionPage.__table__
     db.session.execute(
-        _insert(page).values(project_id=project_id, url=url, url_hash=key[1], trimmed_url_hash=url_hash(url.rstrip("/")),
-                             first_seen_at=now, last_seen_at=now)
+        _insert(page).values(project_id=project_id, url=url, url_hash=key[1],
+                             trimmed_url_hash=url_hash(url.rstrip("/")), first_seen_at=now, last_seen_at=now)
         .on_conflict_do_nothing(index_elements=["project_id", "url_hash"])
     )
     page_id = db.session.execute(

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from heatmap_app.extensions import db
 from heatmap_app.interactions.ingest import url_hash
 from heatmap_app.interactions.schemas import (
+    MAX_POINTS_LIMIT,
     FoldSummary,
     HeatmapEvent,
     HeatmapEventsQuery,
@@ -28,7 +29,6 @@ from heatmap_app.interactions.schemas import (
     HeatmapPoint,
     HeatmapQuery,
     HeatmapResponse,
-    MAX_POINTS_LIMIT,
     ScrollDepthBucket,
     ScrollDepthResponse,
     compile_pattern,
@@ -226,7 +226,8 @@ def heatmap(project: Project, query: HeatmapQuery) -> HeatmapResponse | ScrollDe
 
 def project_last_seen(project: Project) -> datetime | None:
     """When data last arrived for the project (to the minute: ingest refreshes a page's time once a minute)."""
-    return db.session.scalar(select(func.max(InteractionPage.last_seen_at)).where(InteractionPage.project_id == project.id))
+    return db.session.scalar(
+        select(func.max(InteractionPage.last_seen_at)).where(InteractionPage.project_id == project.id))
 
 
 def recent_pages(project: Project, count: int = 10) -> list[InteractionPage]:

@@ -107,7 +107,8 @@ def draw_fold(layer: Image.Image, fold_y: int | None) -> None:
         draw.line((left, fold_y, left + 9, fold_y), fill=FOLD_COLOUR, width=3)
         draw.line((left, fold_y + 2, left + 9, fold_y + 2), fill=(0, 0, 0, 255), width=1)
     draw.text((layer.width - 8, fold_y - 4), f"Fold · {fold_y:,} px (median screen height)", anchor="rb",
-              font=ImageFont.load_default(size=13), fill=(0, 0, 0, 255), stroke_width=2, stroke_fill=(255, 255, 255, 255))
+              font=ImageFont.load_default(size=13), fill=(0, 0, 0, 255), stroke_width=2,
+              stroke_fill=(255, 255, 255, 255))
 
 
 def caption(data: OverlayData) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -123,7 +122,8 @@ class InteractionFilter(BaseModel):
     type: InteractionType = Field("click", description="Which interactions: click, rageclick, deadclick, mousemove "
                                                        "or scrolldepth (scroll-depth buckets instead of points).")
     date_from: QueryDate = Field(default_factory=lambda: parse_date("-7d"),
-                                 description="Start day (UTC): relative like -7d, -24h, -30d, or YYYY-MM-DD. Default -7d.")
+                                 description="Start day (UTC): relative like -7d, -24h, -30d, or YYYY-MM-DD. "
+                                             "Default -7d.")
     date_to: QueryDate = Field(default_factory=today, description="End day (UTC), inclusive. Default today.")
     aggregation: Aggregation = Field("total_count", description="total_count: every interaction; unique_visitors: "
                                                                 "distinct visitors (distinct_id).")
@@ -133,13 +133,15 @@ class HeatmapQuery(InteractionFilter):
     """GET …/heatmaps/ (PostHog's parameters)."""
 
     url_exact: str | None = Field(None, max_length=MAX_URL_LENGTH,
-                                  description="Only this page URL (a trailing slash is ignored). Wins over url_pattern.")
+                                  description="Only this page URL (a trailing slash is ignored). "
+                                              "Wins over url_pattern.")
     url_pattern: str | None = Field(None, max_length=MAX_URL_LENGTH,
                                     description="Pages whose URL matches this regular expression (RE2, anchored; a "
                                                 "`*` not after `.` matches `.+`).")
     viewport_width_min: int | None = Field(None, ge=0, le=MAX_INTEGER, description="Narrowest viewport, px.")
     viewport_width_max: int | None = Field(None, ge=0, le=MAX_INTEGER, description="Widest viewport, px.")
-    hide_zero_coordinates: bool = Field(True, description="Leave out points at (0, 0), usually noise. Not for scrolldepth.")
+    hide_zero_coordinates: bool = Field(True, description="Leave out points at (0, 0), usually noise. "
+                                                          "Not for scrolldepth.")
     limit: int = Field(DEFAULT_POINTS_LIMIT, ge=0, le=MAX_POINTS_LIMIT,
                        description="Points to return, hottest first; 0 returns all (up to 1,000,000).")
     offset: int = Field(0, ge=0, le=MAX_POINTS_LIMIT, description="Hottest points to skip.")
@@ -284,7 +286,3 @@ def start_of(day: date) -> datetime:
 
 def end_of(day: date) -> datetime:
     return start_of(day) + timedelta(days=1)
-
-
-def finite_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -54,8 +54,8 @@ def settled(browser: WebDriver) -> str:
 def painted(browser: WebDriver, x: int, y: int) -> int:
     """The overlay canvas's opacity at (x, y) of the screenshot: 0 where nothing is drawn."""
     return browser.execute_script(
-        "return document.getElementById('overlay-canvas').getContext('2d').getImageData(arguments[0], arguments[1], 1, 1)"
-        ".data[3]", x, y)
+        "return document.getElementById('overlay-canvas').getContext('2d')"
+        ".getImageData(arguments[0], arguments[1], 1, 1).data[3]", x, y)
 
 
 def choose(browser: WebDriver, select_id: str, value: str) -> None:

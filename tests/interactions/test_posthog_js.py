@@ -47,7 +47,8 @@ def customer_site(tmp_path: Path, live_server: LiveServer, project: Project) -> 
 
 def open_tracked(chrome: WebDriver, url: str) -> dict[str, int]:
     chrome.get(url)
-    poll(lambda: chrome.execute_script("return !!(window.posthog && window.posthog.__loaded)"), 10, "posthog-js to load")
+    poll(lambda: chrome.execute_script("return !!(window.posthog && window.posthog.__loaded)"), 10,
+         "posthog-js to load")
     return chrome.execute_script("return {width: innerWidth, height: innerHeight}")
 
 

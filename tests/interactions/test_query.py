@@ -141,7 +141,9 @@ def test_scroll_depth_buckets_with_the_share_that_reached_each(
     ]
 
 
-def test_both_prefixes_and_current_answer_the_same(client: FlaskClient, bearer: Any, project: Project, data: None) -> None:
+def test_both_prefixes_and_current_answer_the_same(
+    client: FlaskClient, bearer: Any, project: Project, data: None
+) -> None:
     headers = bearer("heatmap:read")
     answers = [client.get(f"/api/{prefix}/{project_id}/heatmaps/?url_exact={PAGE}", headers=headers).get_json()
                for prefix in ("projects", "environments") for project_id in (project.id, "@current")]
@@ -168,7 +170,8 @@ def test_events_list_who_interacted_at_the_positions_newest_first(
 
     body = api_get("heatmaps/events/", url_exact=PAGE, points=json.dumps([{"x": 0.5, "y": 400}])).get_json()
     assert body["total_count"] == 2 and body["has_more"] is False
-    assert [(event["distinct_id"], event["session_id"]) for event in body["results"]] == [("bob", "s-bob"), ("ann", "s-ann")]
+    assert [(event["distinct_id"], event["session_id"]) for event in body["results"]] == [
+        ("bob", "s-bob"), ("ann", "s-ann")]
     assert body["results"][0] | {"timestamp": None} == {
         "session_id": "s-bob", "distinct_id": "bob", "timestamp": None, "pointer_relative_x": 0.5, "pointer_y": 400,
         "current_url": PAGE, "type": "click"}

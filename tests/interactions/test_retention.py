@@ -13,7 +13,13 @@ from rq import Queue, SimpleWorker
 from heatmap_app.extensions import db
 from heatmap_app.interactions.ingest import Point, store_points
 from heatmap_app.interactions.retention import purge_expired
-from heatmap_app.models import InteractionDailyCount, InteractionDailyVisitor, InteractionPage, InteractionPoint, Project
+from heatmap_app.models import (
+    InteractionDailyCount,
+    InteractionDailyVisitor,
+    InteractionPage,
+    InteractionPoint,
+    Project,
+)
 from heatmap_app.queue import CAPTURE_QUEUE
 from tests.interactions.conftest import PAGE, click, heatmap_event
 

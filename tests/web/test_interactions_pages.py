@@ -48,7 +48,8 @@ def test_the_snippet_is_posthogs_loader_with_our_host() -> None:
     snippet = install_snippet("https://heatmaps.example/", "phc_abc")
     assert snippet.startswith("<script>") and snippet.endswith("</script>")
     assert 'p.src=s.api_host.replace(".i.posthog.com","-assets.i.posthog.com")+"/static/array.js"' in snippet
-    assert 'posthog.init("phc_abc", {\n    api_host: "https://heatmaps.example",\n    enable_heatmaps: true,\n  });' in snippet
+    assert ('posthog.init("phc_abc", {\n    api_host: "https://heatmaps.example",\n    enable_heatmaps: true,\n  });'
+            in snippet)
 
 
 def test_the_overlay_data_is_the_heatmaps_data_url_near_the_screenshot_width(
