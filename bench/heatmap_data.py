@@ -406,7 +406,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,10000000", help="stored points to query over, ascending")
     parser.add_argument("--postgres", default=None,
                         help="a PostgreSQL server URL: also benchmark on a fresh database there")
-    parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--skip-ingest", action="store_true", help="only the query part")
+    parser.add_argument("--skip-query", action="store_true", help="only the ingestion part")
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(",")]
 
@@ -431,7 +432,7 @@ def main() -> None:
                       f"p50 {result['p50']:.1f} ms | p99 {result['p99']:.1f} ms | failures {result['failures'] or 0} |",
                       flush=True)
             stored = table_sizes(app)["interaction_point"]
-            for size in sizes:
+            for size in [] if options.skip_query else sizes:
                 started = time.monotonic()
                 load_points(app, project_id, size - stored, seed=size)
                 stored = size

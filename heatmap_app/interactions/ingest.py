@@ -286,20 +286,36 @@ def _insert(table: Table) -> Any:
     return dialect.insert(table)
 
 
+RAW_COLUMNS = ("page_id", "type", "x", "y", "pointer_target_fixed", "viewport_width", "viewport_height", "session_id",
+               "distinct_id", "timestamp", "scale_factor")
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format of a DateTime on SQLite
+
+
 @functools.lru_cache(maxsize=4)
-def _daily_statements(dialect_name: str) -> tuple[Any, Any, Any]:
-    """The three upserts of the daily tables, built once per dialect (building them costs more than running them)."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    counts = InteractionDailyCount.__table__
-    adding_counts = dialect.insert(counts)
-    viewports = InteractionDailyViewport.__table__
-    adding_viewports = dialect.insert(viewports)
+def _write_statements(dialect_name: str) -> tuple[str, str, str, str]:
+    """The INSERTs of a batch as driver SQL (identical on SQLite and PostgreSQL but for the placeholder).
+
+    Run through the driver's executemany with plain tuples: SQLAlchemy's per-row parameter processing
+    cost more than the writes themselves.
+    """
+    mark = "%s" if dialect_name == "postgresql" else "?"
+
+    def names(columns: tuple[str, ...]) -> str:
+        return ", ".join(f'"{column}"' for column in columns)
+
+    def insert(model: Any, columns: tuple[str, ...]) -> str:
+        return f"INSERT INTO {model.__tablename__} ({names(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+
+    def adding(model: Any, keys: tuple[str, ...], counts: tuple[str, ...]) -> str:
+        table = model.__tablename__
+        additions = ", ".join(f'"{name}" = {table}."{name}" + excluded."{name}"' for name in counts)
+        return f"{insert(model, keys + counts)} ON CONFLICT ({names(keys)}) DO UPDATE SET {additions}"
+
     return (
-        adding_counts.on_conflict_do_update(index_elements=list(CELL_KEYS),
-                                            set_={"count": counts.c.count + adding_counts.excluded.count}),
-        dialect.insert(InteractionDailyVisitor.__table__).on_conflict_do_nothing(),
-        adding_viewports.on_conflict_do_update(index_elements=list(VIEWPORT_KEYS), set_={
-            column: viewports.c[column] + adding_viewports.excluded[column] for column in VIEWPORT_COUNTS}),
+        insert(InteractionPoint, RAW_COLUMNS),
+        adding(InteractionDailyCount, CELL_KEYS, ("count",)),
+        f'{insert(InteractionDailyVisitor, (*CELL_KEYS, "visitor"))} ON CONFLICT DO NOTHING',
+        adding(InteractionDailyViewport, VIEWPORT_KEYS, VIEWPORT_COUNTS),
     )
 
 
@@ -351,38 +367,34 @@ def store_points(project_id: int, points: list[Point], *, keep_points_after: dat
 
 def _write(project_id: int, points: list[Point], now: datetime, keep_points_after: datetime) -> None:
     pages = {url: _page_id(project_id, url, now) for url in sorted({point.url for point in points})}
-    raw = [
-        {"page_id": pages[p.url], "type": p.type, "x": p.x, "y": p.y, "pointer_target_fixed": p.target_fixed,
-         "viewport_width": p.viewport_width, "viewport_height": p.viewport_height, "session_id": p.session_id,
-         "distinct_id": p.distinct_id, "timestamp": p.timestamp, "scale_factor": SCALE_FACTOR}
-        for p in points if p.timestamp >= keep_points_after
-    ]
-    if raw:
-        db.session.execute(InteractionPoint.__table__.insert(), raw)
-
-    cells: Counter[tuple[Any, ...]] = Counter()
-    visitors: set[tuple[Any, ...]] = set()
-    viewports: dict[tuple[Any, ...], list[int]] = {}
+    on_sqlite = db.engine.dialect.name != "postgresql"
+    raw_rows, cells, visitors, viewports = [], Counter[tuple[Any, ...]](), set(), {}
     for p in points:
+        page_id = pages[p.url]
+        day: Any = p.day.isoformat() if on_sqlite else p.day
+        if p.timestamp >= keep_points_after:
+            raw_rows.append((page_id, p.type, p.x, p.y, p.target_fixed, p.viewport_width, p.viewport_height,
+                             p.session_id, p.distinct_id,
+                             p.timestamp.strftime(SQLITE_DATETIME) if on_sqlite else p.timestamp, SCALE_FACTOR))
         # A scroll depth is kept as the depth reached: the scroll offset plus the viewport's height.
-        y = p.y + p.viewport_height if p.type == "scrolldepth" else p.y
-        x = 0 if p.type == "scrolldepth" else p.x
-        cell = (pages[p.url], p.type, p.day, p.viewport_width, p.target_fixed, x, y)
+        scroll = p.type == "scrolldepth"
+        cell = (page_id, p.type, day, p.viewport_width, p.target_fixed, 0 if scroll else p.x,
+                p.y + p.viewport_height if scroll else p.y)
         cells[cell] += 1
         visitors.add((*cell, visitor_hash(p.distinct_id)))
         counts = viewports.setdefault(
-            (pages[p.url], p.type, p.day, p.viewport_width, p.viewport_height, p.x == 0 and p.y == 0), [0, 0, 0])
+            (page_id, p.type, day, p.viewport_width, p.viewport_height, p.x == 0 and p.y == 0), [0, 0, 0])
         counts[0] += 1
         counts[1] += not p.target_fixed
         counts[2] += (not p.target_fixed) and p.y > p.viewport_height
 
-    add_counts, add_visitors, add_viewports = _daily_statements(db.engine.dialect.name)
-    db.session.execute(add_counts, [{**dict(zip(CELL_KEYS, key, strict=True)), "count": count}
-                                    for key, count in sorted(cells.items())])
-    db.session.execute(add_visitors, [dict(zip((*CELL_KEYS, "visitor"), key, strict=True)) for key in sorted(visitors)])
-    db.session.execute(add_viewports, [{**dict(zip(VIEWPORT_KEYS, key, strict=True)),
-                                        **dict(zip(VIEWPORT_COUNTS, counts, strict=True))}
-                                       for key, counts in sorted(viewports.items())])
+    insert_raw, add_counts, add_visitors, add_viewports = _write_statements(db.engine.dialect.name)
+    connection = db.session.connection()
+    if raw_rows:
+        connection.exec_driver_sql(insert_raw, raw_rows)
+    connection.exec_driver_sql(add_counts, [(*key, count) for key, count in sorted(cells.items())])
+    connection.exec_driver_sql(add_visitors, sorted(visitors))
+    connection.exec_driver_sql(add_viewports, [(*key, *counts) for key, counts in sorted(viewports.items())])
 
 
 def retention_cutoffs(config: Mapping[str, Any], now: datetime) -> tuple[datetime, datetime]:
