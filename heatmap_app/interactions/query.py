@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, text
 
 from heatmap_app.extensions import db
 from heatmap_app.interactions.ingest import url_hash
@@ -46,21 +46,27 @@ from heatmap_app.models import (
 from heatmap_app.models.interactions import SCALE_FACTOR
 
 SCROLL_BUCKET = 100  # px
+GROUPING_MEMORY = "64MB"
 DailyTable = type[InteractionDailyCount] | type[InteractionDailyVisitor]
 
 
-def matching_pages(project: Project, query: HeatmapQuery) -> Select[tuple[int]] | list[int]:
-    """The ids of the project's pages the query's URL filter matches (a subquery, or a list for patterns)."""
+def matching_pages(project: Project, query: HeatmapQuery) -> list[int]:
+    """The ids of the project's pages the query's URL filter matches.
+
+    Resolved first, so the daily tables are read by their primary key from the page on (a subquery would
+    leave the planner guessing how many pages match).
+    """
     pages = select(InteractionPage.id).where(InteractionPage.project_id == project.id)
     if query.url_exact is not None:
-        return pages.where(InteractionPage.trimmed_url_hash == url_hash(query.url_exact.rstrip("/")))
+        return list(db.session.scalars(
+            pages.where(InteractionPage.trimmed_url_hash == url_hash(query.url_exact.rstrip("/")))))
     if query.url_pattern is not None:
         pattern = compile_pattern(query.url_pattern)
         rows = db.session.execute(
             select(InteractionPage.id, InteractionPage.url).where(InteractionPage.project_id == project.id)
         ).all()
         return [page_id for page_id, url in rows if pattern.search(url)]
-    return pages
+    return list(db.session.scalars(pages))
 
 
 def _scaled(pixels: int) -> int:
@@ -88,6 +94,12 @@ def _daily_filters(table: Any, project: Project, query: HeatmapQuery) -> list[Co
     return filters
 
 
+def _room_to_hash() -> None:
+    """Let PostgreSQL group a busy page's cells in memory: its default 4 MB work_mem sorts them on disk."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"SET LOCAL work_mem = '{GROUPING_MEMORY}'"))
+
+
 def relative_x_hundredths(x: Any, width: Any) -> Any:
     return (200 * x + width) // (2 * width)
 
@@ -113,6 +125,7 @@ def heatmap_points(project: Project, query: HeatmapQuery) -> HeatmapResponse:
         .offset(query.offset)
     )
     fetch = MAX_POINTS_LIMIT if query.limit == 0 else query.limit + 1
+    _room_to_hash()
     rows = db.session.execute(statement.limit(fetch)).all()
     has_more = query.limit != 0 and len(rows) > query.limit
     if has_more:
@@ -166,6 +179,7 @@ def scroll_depth(project: Project, query: HeatmapQuery) -> ScrollDepthResponse:
     unique = query.aggregation == "unique_visitors"
     table: Any = InteractionDailyVisitor if unique else InteractionDailyCount
     bucket = ((table.y * SCALE_FACTOR) // SCROLL_BUCKET * SCROLL_BUCKET).label("bucket")
+    _room_to_hash()
     rows = db.session.execute(
         select(bucket, _aggregate(table, unique)).where(*_daily_filters(table, project, query))
         .group_by(bucket).order_by(bucket)
