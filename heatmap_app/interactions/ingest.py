@@ -45,6 +45,7 @@ from heatmap_app.models.interactions import INTERACTION_TYPES, SCALE_FACTOR
 MAX_DECODED_BYTES = 8 * 1024 * 1024  # a gzip body may not unpack to more than this
 MAX_URL_LENGTH = 2000
 MAX_ID_LENGTH = 200
+MAX_PIXELS = 10_000_000  # past this a coordinate or a viewport is garbage (and would not fit the columns)
 GZIP_MAGIC = b"\x1f\x8b"
 # PostHog refuses these as distinct ids (person-merge-service's illegal ids): they merge strangers.
 ILLEGAL_DISTINCT_IDS = frozenset({
@@ -163,7 +164,9 @@ class Point:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number a position or a size can be: finite, not a boolean, not absurdly large."""
+    return (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            and abs(value) <= MAX_PIXELS)
 
 
 def _scaled(value: float) -> int:

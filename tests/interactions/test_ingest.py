@@ -82,12 +82,14 @@ def test_one_malformed_event_or_item_does_not_drop_the_good_ones(send: Callable[
         {"event": "$$heatmap"},  # no properties
         heatmap_event([click(16, 16)], distinct_id="undefined"),  # an id PostHog refuses
         heatmap_event([click(16, 16)], width="wide"),  # no usable viewport
+        heatmap_event([click(16, 16)], height=10**12),  # nor here
         heatmap_event([
             {"x": "12", "y": 5, "target_fixed": False, "type": "click"},  # x not a number
             {"x": 5, "y": 5, "target_fixed": "no", "type": "click"},  # not a boolean
             {"x": 5, "y": 5, "target_fixed": False},  # no type
             {"x": -5, "y": 5, "target_fixed": False, "type": "click"},  # off the page
             {"x": 5, "y": 5, "target_fixed": False, "type": "hover"},  # a type nobody reads
+            {"x": 1e300, "y": 5, "target_fixed": False, "type": "click"},  # fits no column
             click(32, 48),
         ]),
         heatmap_event([click(64, 64, kind="rageclick")]),
