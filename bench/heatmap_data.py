@@ -36,7 +36,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -208,14 +208,18 @@ def load_points(app: Any, project_id: int, count: int, seed: int) -> None:
             connection.execute(text("VACUUM ANALYZE" if postgres else "ANALYZE"))
 
 
-def model_table(name: str) -> Any:
-    from heatmap_app.extensions import db
+def sqlite_value(value: Any) -> Any:
+    """Dates and times as SQLAlchemy stores them on SQLite (the driver-level inserts below skip its processing)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.isoformat() if isinstance(value, date) else value
 
-    return db.metadata.tables[name]
 
-
-def insert_rows(connection: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    connection.execute(model_table(table).insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+def insert_rows(connection: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]],
+                conflict: str = "") -> None:
+    names = ", ".join(f'"{column}"' for column in columns)
+    connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))}) {conflict}",
+                               [tuple(sqlite_value(value) for value in row) for row in rows])
 
 
 def copy_rows(connection: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -229,7 +233,6 @@ def upsert(connection: Any, postgres: bool, table: str, keys: tuple[str, ...], a
            rows: list[tuple[Any, ...]]) -> None:
     """INSERT … ON CONFLICT adding `added` columns (or doing nothing), as ingestion does; COPY-staged on PostgreSQL."""
     from sqlalchemy import text
-    from sqlalchemy.dialects import sqlite
 
     columns = keys + added
     if postgres:
@@ -241,12 +244,9 @@ def upsert(connection: Any, postgres: bool, table: str, keys: tuple[str, ...], a
                                 f"ON CONFLICT ({', '.join(keys)}) {action}"))
         connection.execute(text("DROP TABLE stage"))
         return
-    target = model_table(table)
-    statement = sqlite.insert(target)
-    statement = (statement.on_conflict_do_update(index_elements=list(keys), set_={
-        name: target.c[name] + statement.excluded[name] for name in added}) if added
-        else statement.on_conflict_do_nothing())
-    connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+    action = ("DO UPDATE SET " + ", ".join(f'"{name}" = {table}."{name}" + excluded."{name}"' for name in added)
+              if added else "DO NOTHING")
+    insert_rows(connection, table, columns, rows, f"ON CONFLICT ({', '.join(keys)}) {action}")
 
 
 def table_sizes(app: Any) -> dict[str, int]:
@@ -431,13 +431,14 @@ def main() -> None:
                       f"{result['points_per_second']:,.0f} points/s ({result['batches']} batches) | "
                       f"p50 {result['p50']:.1f} ms | p99 {result['p99']:.1f} ms | failures {result['failures'] or 0} |",
                       flush=True)
-            stored = table_sizes(app)["interaction_point"]
+            stored = 0  # in the queried project (the ingestion run wrote to another one)
             for size in [] if options.skip_query else sizes:
                 started = time.monotonic()
                 load_points(app, project_id, size - stored, seed=size)
                 stored = size
                 sizes_now = table_sizes(app)
-                print(f"\n{name}, {sizes_now['interaction_point']:,} points stored (loaded in "
+                print(f"\n{name}, {size:,} points stored in the project "
+                      f"({sizes_now['interaction_point']:,} in all; loaded in "
                       f"{time.monotonic() - started:.0f} s): daily counts {sizes_now['interaction_daily_count']:,}, "
                       f"visitors {sizes_now['interaction_daily_visitor']:,}, "
                       f"viewports {sizes_now['interaction_daily_viewport']:,} rows", flush=True)
