@@ -116,8 +116,9 @@ def caption(data: OverlayData) -> str:
     if data.type == "scrolldepth":
         counted = "visits" if data.aggregation == "total_count" else "visitors"
     below = f" · {data.fold.pct_below_fold:g}% below the fold" if data.type != "scrolldepth" else ""
-    return (f"{TYPE_LABELS[data.type]} · {data.data_url} · {data.date_from:%-d %b %Y} – {data.date_to:%-d %b %Y} · "
-            f"viewports {data.viewport_width_min}–{data.viewport_width_max} px · {data.total:,} {counted}{below}")
+    # Plain hyphens and "to": the bundled font has no en dash.
+    return (f"{TYPE_LABELS[data.type]} · {data.data_url} · {data.date_from:%-d %b %Y} to {data.date_to:%-d %b %Y} · "
+            f"viewports {data.viewport_width_min}-{data.viewport_width_max} px · {data.total:,} {counted}{below}")
 
 
 def render_png(screenshot: Path, data: OverlayData, opacity: float) -> bytes:
