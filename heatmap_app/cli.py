@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from heatmap_app.accounts import AccountError, create_api_key, create_user, find_user_by_email
 from heatmap_app.capture import CaptureError, capture_to_directory
 from heatmap_app.heatmaps import DEFAULT_WIDTHS, HeatmapInputError, clean_widths
+from heatmap_app.interactions.retention import purge_expired
 from heatmap_app.queue import CAPTURE_QUEUE
 from heatmap_app.screenshots import guarded_capture
 from heatmap_app.urlsafety import UnsafeURLError
@@ -90,6 +91,14 @@ def capture_command(url: str, widths: str, out_dir: str, block_consent_modals: b
     click.echo(json.dumps(summary))
 
 
+@click.command("purge-heatmap-data")
+def purge_heatmap_data_command() -> None:
+    """Delete heatmap data past its retention settings (the worker does it too, hourly, while data arrives)."""
+    for table, count in purge_expired(current_app.config).items():
+        click.echo(f"{table}: {count} deleted")
+
+
 def register_commands(app: Flask) -> None:
-    for command in (create_user_command, create_api_key_command, worker_command, capture_command):
+    for command in (create_user_command, create_api_key_command, worker_command, capture_command,
+                    purge_heatmap_data_command):
         app.cli.add_command(command)

@@ -121,6 +121,12 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         # Seconds between two sweeps of the workers for heatmaps stuck in processing without a live job.
         "CAPTURE_REAPER_INTERVAL": int(env.get("CAPTURE_REAPER_INTERVAL", "60")),
+        # Heatmap data from live sites (heatmap_app.interactions): daily counts behind heatmaps/ are kept this
+        # many days, the raw points behind heatmaps/events/ this many, and posthog-js batches per project token
+        # are limited to this rate.
+        "HEATMAP_DATA_RETENTION_DAYS": int(env.get("HEATMAP_DATA_RETENTION_DAYS", "90")),
+        "HEATMAP_POINTS_RETENTION_DAYS": int(env.get("HEATMAP_POINTS_RETENTION_DAYS", "30")),
+        "HEATMAP_INGEST_RATE_LIMIT": env.get("HEATMAP_INGEST_RATE_LIMIT", "200/second"),
     }
 
 

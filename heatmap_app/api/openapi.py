@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
 from heatmap_app.heatmaps import (
     DEFAULT_LIMIT,
     DEFAULT_WIDTHS,
@@ -15,6 +18,14 @@ from heatmap_app.heatmaps import (
     MAX_WIDTH,
     MAX_WIDTHS,
     MIN_WIDTH,
+)
+from heatmap_app.interactions.schemas import (
+    HeatmapEventsQuery,
+    HeatmapEventsResponse,
+    HeatmapQuery,
+    HeatmapResponse,
+    OverlayQuery,
+    ScrollDepthResponse,
 )
 from heatmap_app.models import HEATMAP_STATUSES, HEATMAP_TYPES
 
@@ -31,6 +42,60 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "nullable": True}
+
+
+# --- pydantic models as OpenAPI 3.0 ---------------------------------------------------------------
+
+COMPONENT_REF = "#/components/schemas/{model}"
+
+
+def openapi30(schema: Any) -> Any:
+    """A pydantic (JSON Schema 2020-12) schema in OpenAPI 3.0's dialect: `nullable` instead of a null type,
+    `enum` instead of `const`, no titles (the component or property name says it)."""
+    if isinstance(schema, list):
+        return [openapi30(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    converted = {key: openapi30(value) for key, value in schema.items() if key != "title"}
+    if "properties" in schema:  # property names are not schema keywords
+        converted["properties"] = {name: openapi30(value) for name, value in schema["properties"].items()}
+    if "const" in converted:
+        converted["enum"] = [converted.pop("const")]
+    options = converted.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [option for option in options if option != {"type": "null"}]
+        del converted["anyOf"]
+        if len(rest) == 1 and "$ref" in rest[0]:
+            converted["allOf"] = rest  # a $ref takes no sibling keywords in 3.0
+        elif len(rest) == 1:
+            converted.update(rest[0])
+        else:
+            converted["anyOf"] = rest
+        converted["nullable"] = True
+    return converted
+
+
+def openapi_components(*models: type[BaseModel]) -> dict[str, Any]:
+    """Component schemas for the models and every model they refer to, named after the classes.
+
+    Request bodies are described as validated, responses as serialized: give each model once.
+    """
+    _, document = models_json_schema([(model, "serialization") for model in models], ref_template=COMPONENT_REF)
+    return {name: openapi30(schema) for name, schema in document.get("$defs", {}).items()}
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The OpenAPI query parameters a model validates (a model of query-string values, e.g. HeatmapQuery)."""
+    schema = model.model_json_schema(ref_template=COMPONENT_REF)
+    required = set(schema.get("required", []))
+    parameters = []
+    for name, field in schema["properties"].items():
+        field = openapi30(field)
+        field.pop("nullable", None)  # an absent parameter is the null
+        description = field.pop("description", "")
+        parameters.append({"name": name, "in": "query", "required": name in required, "schema": field,
+                           "description": description})
+    return parameters
 
 
 ERROR = _ref("Error")
@@ -284,6 +349,58 @@ def _project_paths(tag: str) -> dict[str, Any]:
     }
 
 
+INTERACTION_SCHEMAS = openapi_components(HeatmapResponse, ScrollDepthResponse, HeatmapEventsResponse)
+
+
+def _interaction_paths(tag: str) -> dict[str, Any]:
+    def operation(operation_id: str, summary: str, responses: dict[str, Any], model: type[BaseModel]) -> Any:
+        return {"operationId": f"{tag}_{operation_id}", "summary": summary, "tags": [tag], "security": READ,
+                "parameters": query_parameters(model), "responses": {**responses, **ERRORS}}
+
+    return {
+        "/heatmaps/": {
+            "parameters": [PROJECT_ID],
+            "get": operation(
+                "heatmaps_list",
+                "Heatmap data of the project's pages: positions hottest first with the fold summary, or for "
+                "type=scrolldepth the scroll-depth buckets.",
+                {"200": {
+                    **_json({"anyOf": [_ref("HeatmapResponse"), _ref("ScrollDepthResponse")]},
+                            "Points (click, rageclick, deadclick, mousemove) or scroll-depth buckets."),
+                    "headers": {"Cache-Control": {"schema": {"type": "string"}, "required": True}},
+                }},
+                HeatmapQuery,
+            ),
+        },
+        "/heatmaps/events/": {
+            "parameters": [PROJECT_ID],
+            "get": operation(
+                "heatmaps_events_list", "The interactions behind some positions, newest first: who clicked there.",
+                {"200": _json(_ref("HeatmapEventsResponse"), "One page of interactions.")},
+                HeatmapEventsQuery,
+            ),
+        },
+        "/heatmap_screenshots/{id}/overlay": {
+            "parameters": [PROJECT_ID, {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": {
+                **operation(
+                    "heatmap_screenshots_overlay_retrieve",
+                    "Our extension, not in PostHog: the screenshot nearest `width` painted with its heatmap data "
+                    "(the heatmap's data_url, viewports within width_tolerance) as a PNG.",
+                    {"200": {
+                        "description": "The PNG, with a caption strip below the screenshot.",
+                        "headers": {name: {"schema": {"type": "string"}, "required": True}
+                                    for name in ("Content-Disposition", "Cache-Control")},
+                        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                    }},
+                    OverlayQuery,
+                ),
+                "tags": [tag, "extensions"],
+            },
+        },
+    }
+
+
 def build_openapi() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/api/users/@me/": {
@@ -298,7 +415,7 @@ def build_openapi() -> dict[str, Any]:
     }
     for prefix in PROJECT_PREFIXES:
         tag = prefix.split("/")[2]
-        for path, item in _project_paths(tag).items():
+        for path, item in {**_project_paths(tag), **_interaction_paths(tag)}.items():
             paths[prefix + path] = item
     return {
         "openapi": "3.0.3",
@@ -310,7 +427,7 @@ def build_openapi() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **INTERACTION_SCHEMAS},
             "securitySchemes": {
                 "PersonalAPIKey": {"type": "http", "scheme": "bearer", "description": "A personal API key (phx_…)."}
             },

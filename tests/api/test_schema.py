@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from heatmap_app import storage
 from heatmap_app.models import Project
 from tests.api.conftest import PAGE_URL, jpeg_bytes
+from tests.interactions.conftest import click, heatmap_event
 from tests.support.fuzz import CONFORMANCE_CHECKS, fuzz_api
 from tests.support.gunicorn import Served
 
@@ -44,8 +45,11 @@ def test_the_schema_is_public_and_covers_every_endpoint_under_both_prefixes(clie
             ("DELETE", f"{prefix}/saved/{{short_id}}/"),
             ("POST", f"{prefix}/saved/{{short_id}}/regenerate/"),
             ("GET", f"{prefix}/heatmap_screenshots/{{id}}/content"),
+            ("GET", f"{prefix}/heatmaps/"),
+            ("GET", f"{prefix}/heatmaps/events/"),
+            ("GET", f"{prefix}/heatmap_screenshots/{{id}}/overlay"),
         } <= operations
-    assert len(operations) == 15
+    assert len(operations) == 21
 
 
 def test_a_valid_create_conforms_to_the_schema(gunicorn: Served, bearer: Any, project: Project) -> None:
@@ -68,6 +72,13 @@ def test_a_fuzz_run_over_http_finds_no_server_error_and_nothing_off_schema(
         storage.store_snapshot(heatmap, 1024, jpeg_bytes(1024), page_height=600)
         return {"project_id": str(project.id), "short_id": heatmap.short_id, "id": heatmap.id}
 
+    # Heatmap data on the heatmaps' page, so the heatmap-data endpoints answer with points and buckets too.
+    data = [heatmap_event([click(720, 400), click(100, 40, fixed=True)], url=PAGE_URL),
+            heatmap_event(event="$pageleave", url=PAGE_URL,
+                          **{"$prev_pageview_pathname": "/pricing", "$prev_pageview_max_scroll": 900})]
+    ingested = requests.post(f"{gunicorn.base_url}/i/v0/e/", json={"api_key": project.api_token, "batch": data},
+                             timeout=10)
+    assert ingested.status_code == 200
     result = fuzz_api(gunicorn.base_url, bearer("*"), fresh_rows, examples=EXAMPLES_PER_CASE)
     print(result.summary())
 
