@@ -107,6 +107,9 @@ ERRORS: dict[str, dict[str, Any]] = {
     },
     "403": _json(ERROR, "The key lacks the scope this operation needs."),
     "404": _json(ERROR, "No such project or heatmap for this key (deleted ones included)."),
+    # Answered by the web server (gunicorn) before the app sees the request, hence not in the JSON error shape.
+    "414": {"description": "The request line (path and query string) is longer than the web server accepts.",
+            "content": {"text/html": {"schema": {"type": "string"}}}},
 }
 THROTTLED = {
     "429": {

@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from heatmap_app.extensions import db
+from heatmap_app.input_guard import is_storable
 from heatmap_app.models import (
     InteractionDailyCount,
     InteractionDailyViewport,
@@ -205,7 +206,7 @@ def _previous_page_url(current_url: str, pathname: str) -> str | None:
 
 
 def _valid_distinct_id(value: Any) -> bool:
-    return (isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_ID_LENGTH
+    return (isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_ID_LENGTH and is_storable(value)
             and value.strip().lower() not in ILLEGAL_DISTINCT_IDS)
 
 
@@ -234,12 +235,14 @@ def extract_points(event: Any, timestamp: datetime) -> list[Point]:
     if not (_number(viewport_width) and _number(viewport_height)) or _scaled(viewport_width) <= 0:
         return []
     session_id = properties.get("$session_id")
-    session_id = session_id if isinstance(session_id, str) and 0 < len(session_id) <= MAX_ID_LENGTH else None
+    session_id = (session_id if isinstance(session_id, str) and 0 < len(session_id) <= MAX_ID_LENGTH
+                  and is_storable(session_id) else None)
     scaled_width, scaled_height = _scaled(viewport_width), _scaled(viewport_height)
 
     points = []
     for url, items in items_by_url.items():
-        if not isinstance(url, str) or not url.strip() or len(url) > MAX_URL_LENGTH or not isinstance(items, list):
+        if (not isinstance(url, str) or not url.strip() or len(url) > MAX_URL_LENGTH or not is_storable(url)
+                or not isinstance(items, list)):
             continue
         for item in items:
             if not (isinstance(item, dict) and _number(item.get("x")) and _number(item.get("y"))

@@ -83,6 +83,8 @@ def test_one_malformed_event_or_item_does_not_drop_the_good_ones(send: Callable[
         heatmap_event([click(16, 16)], distinct_id="undefined"),  # an id PostHog refuses
         heatmap_event([click(16, 16)], width="wide"),  # no usable viewport
         heatmap_event([click(16, 16)], height=10**12),  # nor here
+        heatmap_event([click(16, 16)], distinct_id="visitor\x00"),  # no database can store NUL
+        heatmap_event([click(16, 16)], url=PAGE + "\ud800"),  # nor a lone surrogate
         heatmap_event([
             {"x": "12", "y": 5, "target_fixed": False, "type": "click"},  # x not a number
             {"x": 5, "y": 5, "target_fixed": "no", "type": "click"},  # not a boolean
