@@ -39,6 +39,8 @@ LOAD_POLL_SECONDS = 0.05
 LOAD_POLL_TIMEOUT_SECONDS = 1.0
 # chromedriver's own answer to a script over its timeout must arrive before our read of it gives up.
 DRIVER_GRACE_SECONDS = 5.0
+# Starting Chrome takes seconds more on a loaded machine than any command may.
+BROWSER_START_TIMEOUT_SECONDS = 60.0
 # A Grid's session is ended politely, but never waited on for long.
 REMOTE_QUIT_TIMEOUT_SECONDS = 10.0
 MAX_FAILED_URLS_KEPT = 200
@@ -75,6 +77,7 @@ _SCRIPTS = files(__package__).joinpath("scripts")
 NEW_DOCUMENT_JS = "\n".join(_SCRIPTS.joinpath(name).read_text() for name in ("track_requests.js", "quiet_page.js"))
 LOAD_STATE_JS = _SCRIPTS.joinpath("load_state.js").read_text()
 PREPARE_SHOT_JS = _SCRIPTS.joinpath("prepare_shot.js").read_text()
+HOLD_NAVIGATION_JS = "if (window.__heatmapHoldNavigation) window.__heatmapHoldNavigation()"
 FAILED_URLS_JS = "return window.__heatmapRequests ? window.__heatmapRequests.failedUrls : []"
 
 ExplainNavigationFailure = Callable[[str], "str | None"]
@@ -253,7 +256,8 @@ class Browser:
         )
         self._service.start()
         self._watchdog = subprocess.Popen(
-            ["/bin/sh", "-c", ORPHAN_WATCHDOG_SH, "heatmap-browser-watchdog", str(os.getpid()), str(self.process_group_id)],
+            ["/bin/sh", "-c", ORPHAN_WATCHDOG_SH, "heatmap-browser-watchdog"]
+            + [str(os.getpid()), str(self.process_group_id)],
             env={"PATH": os.environ.get("PATH", os.defpath), "PROFILE": self._user_data_dir},
             start_new_session=True,
             stdin=subprocess.DEVNULL,
@@ -263,11 +267,13 @@ class Browser:
         return self._connect(self._service.service_url, options)
 
     def _connect(self, url: str, options: webdriver.ChromeOptions) -> webdriver.Remote:
+        client_config = ClientConfig(url, keep_alive=True, timeout=BROWSER_START_TIMEOUT_SECONDS)
+        executor = ChromiumRemoteConnection(url, "goog", "chrome", client_config=client_config)
+        driver = webdriver.Remote(command_executor=executor, options=options)
         # Every command is bounded: a page can hold chromedriver's answer (a screenshot while it
         # navigates, say) far longer than any capture may take.
-        client_config = ClientConfig(url, keep_alive=True, timeout=self.settings.command_timeout + DRIVER_GRACE_SECONDS)
-        executor = ChromiumRemoteConnection(url, vendor_prefix="goog", browser_name="chrome", client_config=client_config)
-        return webdriver.Remote(command_executor=executor, options=options)
+        client_config.timeout = self.settings.command_timeout + DRIVER_GRACE_SECONDS
+        return driver
 
     def _prepare_browser(self) -> tuple[str, _UserAgents]:
         home_window = self._driver.current_window_handle
@@ -372,10 +378,7 @@ class Browser:
             # Not asking the browser where it is: a navigation still pending answers no command.
             self._raise_if_blocked(explain_navigation_failure, url)
             if state is not None and state["failed"]:
-                error_code = state["errorCode"] or "network error"
-                if error_code in PAGE_NETWORK_ERRORS:
-                    raise PermanentCaptureError(f"{PAGE_NETWORK_ERRORS[error_code]} ({error_code})")
-                raise TransientCaptureError(f"The page could not be reached ({error_code})")
+                self._raise_load_failure(url, state["errorCode"] or "network error")
             raise TransientCaptureError(f"The page did not answer within {settings.page_load_timeout:g} seconds")
         status = state["status"]
         if status and not 200 <= status < 300:
@@ -398,6 +401,16 @@ class Browser:
                 # Only requests that hang or crawl are left; they must not hold the capture.
                 self._driver.execute_script("window.stop()")
         self._driver.set_script_timeout(settings.command_timeout)
+        # From now on the page stays what it is: a navigation it starts would replace it mid-shot.
+        self._driver.execute_script(HOLD_NAVIGATION_JS)
+
+    def _raise_load_failure(self, url: str, error_code: str) -> None:
+        error = PermanentCaptureError if error_code in PAGE_NETWORK_ERRORS else TransientCaptureError
+        if self._page_moved_to(url):
+            raise error(f"The page moved on to an address that could not be loaded ({error_code})")
+        if error_code in PAGE_NETWORK_ERRORS:
+            raise error(f"{PAGE_NETWORK_ERRORS[error_code]} ({error_code})")
+        raise error(f"The page could not be reached ({error_code})")
 
     @staticmethod
     def _raise_if_blocked(explain_navigation_failure: ExplainNavigationFailure | None, *urls: str) -> None:
