@@ -250,8 +250,13 @@ class Browser:
         options.binary_location = self.settings.resolved_chrome_binary()
         self._user_data_dir = new_profile_directory()
         options.add_argument(f"--user-data-dir={self._user_data_dir}")
+        # chromedriver's and Chrome's temporary folders (a singleton socket, copies of extensions) go
+        # into the profile as well: a killed browser leaves none of them in the machine's temp folder.
+        temporary_folder = os.path.join(self._user_data_dir, "tmp")
+        os.mkdir(temporary_folder)
         self._service = webdriver.ChromeService(
             executable_path=self.settings.resolved_chromedriver_path(),
+            env={**os.environ, "TMPDIR": temporary_folder},
             popen_kw={"start_new_session": True},
         )
         self._service.start()

@@ -153,6 +153,33 @@ def test_a_browser_whose_owner_is_killed_outright_is_ended_and_its_profile_remov
         owner.wait()
 
 
+def temporary_folders_of(processes: list[LiveProcess]) -> set[str | None]:
+    """TMPDIR of each process still running."""
+    found = set()
+    for process in processes:
+        try:
+            entries = Path(f"/proc/{process.pid}/environ").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue  # a helper process that has just ended
+        found.add(dict(entry.split("=", 1) for entry in entries if "=" in entry).get("TMPDIR"))
+    return found
+
+
+def test_chrome_and_chromedriver_keep_their_temporary_folders_in_the_profile(page_server: Site) -> None:
+    with Browser(CaptureSettings()) as browser:
+        browser.capture(page_server.url("hero-100vh.html"), [1024])
+        profile = Path(browser.user_data_dir)
+        # chromedriver and Chrome's browser process: its helpers start with an emptied environment.
+        drivers = [
+            p for p in live_processes() if p.process_group_id == browser.process_group_id and "--type=" not in p.command_line
+        ]
+        assert len(drivers) == 2
+        assert temporary_folders_of(drivers) == {str(profile / "tmp")}
+        # Chrome's singleton socket folder, at least, is there rather than in the machine's temp folder.
+        assert any(entry.name.startswith("org.chromium.") for entry in (profile / "tmp").iterdir())
+    assert not profile.exists()
+
+
 def test_profiles_whose_owner_is_gone_are_removed_when_the_next_browser_starts() -> None:
     # As a watchdog killed along with its worker (say, the container's whole process tree) leaves them.
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
