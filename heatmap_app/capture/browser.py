@@ -25,6 +25,7 @@ from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnecti
 from selenium.webdriver.remote.client_config import ClientConfig
 from urllib3.exceptions import HTTPError as DriverConnectionError
 from urllib3.exceptions import TimeoutError as DriverTimeoutError
+from urllib3.util import Retry
 
 from .chrome import chrome_options, context_proxy, new_profile_directory, remove_stale_profiles
 from .devtools import DevTools, DevToolsError
@@ -165,8 +166,6 @@ class Browser:
     def close(self) -> None:
         driver, self._driver = self._driver, None
         devtools, self._devtools = self._devtools, None
-        if devtools is not None:
-            devtools.close()
         process_group_id = self.process_group_id
         if process_group_id is not None:
             # Never quit(): a page can hang chromedriver's answer for minutes. Nothing of a local
@@ -182,6 +181,8 @@ class Browser:
                 driver.quit()
             except Exception:
                 logger.warning("the remote browser did not quit cleanly", exc_info=True)
+        if devtools is not None:
+            devtools.close()
         if self._watchdog is not None:
             # Its whole group: the shell and the `sleep` it may be waiting on.
             try:
@@ -241,7 +242,8 @@ class Browser:
 
     def _start_driver(self) -> webdriver.Remote:
         refusing_host, refusing_port = self._refusing_proxy.getsockname()
-        options = chrome_options(f"http://{refusing_host}:{refusing_port}", command_timeout=self.settings.command_timeout)
+        refusing_proxy = f"http://{refusing_host}:{refusing_port}"
+        options = chrome_options(refusing_proxy, command_timeout=self.settings.command_timeout)
         if self.settings.remote_url:
             return self._connect(self.settings.remote_url, options)
 
@@ -272,7 +274,11 @@ class Browser:
         return self._connect(self._service.service_url, options)
 
     def _connect(self, url: str, options: webdriver.ChromeOptions) -> webdriver.Remote:
-        client_config = ClientConfig(url, keep_alive=True, timeout=BROWSER_START_TIMEOUT_SECONDS)
+        # A command that timed out is never sent again: its second wait would be as long as its first.
+        no_second_wait = {"init_args_for_pool_manager": {"retries": Retry(total=3, read=False)}}
+        client_config = ClientConfig(
+            url, keep_alive=True, timeout=BROWSER_START_TIMEOUT_SECONDS, init_args_for_pool_manager=no_second_wait
+        )
         executor = ChromiumRemoteConnection(url, "goog", "chrome", client_config=client_config)
         driver = webdriver.Remote(command_executor=executor, options=options)
         # Every command is bounded: a page can hold chromedriver's answer (a screenshot while it

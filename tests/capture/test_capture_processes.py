@@ -170,9 +170,8 @@ def test_chrome_and_chromedriver_keep_their_temporary_folders_in_the_profile(pag
         browser.capture(page_server.url("hero-100vh.html"), [1024])
         profile = Path(browser.user_data_dir)
         # chromedriver and Chrome's browser process: its helpers start with an emptied environment.
-        drivers = [
-            p for p in live_processes() if p.process_group_id == browser.process_group_id and "--type=" not in p.command_line
-        ]
+        in_group = [p for p in live_processes() if p.process_group_id == browser.process_group_id]
+        drivers = [p for p in in_group if "--type=" not in p.command_line]
         assert len(drivers) == 2
         assert temporary_folders_of(drivers) == {str(profile / "tmp")}
         # Chrome's singleton socket folder, at least, is there rather than in the machine's temp folder.

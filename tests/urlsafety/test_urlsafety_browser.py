@@ -350,7 +350,8 @@ def test_the_guard_sees_no_host_but_the_pages_own(server_pair):
     with GuardProxy(parse_allow_hosts(f"{PUBLIC_IP}:{port}"), resolve=resolver) as guard:
         with BrowserPool(CaptureSettings(proxy_server=guard.url)) as pool:
             for _ in range(3):
-                pool.capture(f"http://public.test:{port}/", [375, 1024], explain_navigation_failure=guard.blocked_reason)
+                pool.capture(f"http://public.test:{port}/", [375, 1024],
+                             explain_navigation_failure=guard.blocked_reason)
 
     # Every name the guard looked up, and every request it refused (update checks, sign-in, search
     # engines, safe browsing, translation would be refused here: this resolver knows no other name).
