@@ -55,7 +55,6 @@ PAGE_NETWORK_ERRORS = {
     "ERR_INVALID_URL": "The URL is not valid",
     "ERR_INVALID_RESPONSE": "The server's answer is not a valid page",
     "ERR_INVALID_HTTP_RESPONSE": "The server's answer is not valid HTTP",
-    "ERR_EMPTY_RESPONSE": "The server answered nothing",
     "ERR_CONTENT_DECODING_FAILED": "The server's answer could not be decoded",
     "ERR_RESPONSE_HEADERS_TOO_BIG": "The server's answer has headers too large to read",
     "ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION": "The server's answer has several redirect locations",
@@ -124,6 +123,8 @@ class Browser:
         self._devtools: DevTools | None = None
         self._user_data_dir: str | None = None
         self._watchdog: subprocess.Popen[bytes] | None = None
+        self._spare_tab: tuple[str, int] | None = None  # (browser context, Target.createTarget sent)
+        self._contexts_ending: list[int] = []  # Target.disposeBrowserContext sent, not yet answered
         # The browser's own traffic (updates, sign-in, its start tab) goes to this address, bound
         # and never listening: refused at once, it reaches neither the guard nor the network.
         self._refusing_proxy = socket.socket()
@@ -294,21 +295,18 @@ class Browser:
         user_agent, brands = self._driver.execute_script(
             "return [navigator.userAgent, navigator.userAgentData ? navigator.userAgentData.brands : []]"
         )
+        self._open_spare_tab()
         return home_window, _user_agents(user_agent, brands)
 
     @contextmanager
     def _fresh_tab(self, blocked_urls: list[str]) -> Iterator[str]:
         """A new tab in a browser context of its own, driven until the block ends and then discarded."""
-        context = self._devtools.call(
-            "Target.createBrowserContext", {"disposeOnDetach": True, **context_proxy(self.settings.proxy_server)}
-        )["browserContextId"]
+        if self._spare_tab is None:
+            self._open_spare_tab()
+        context, opening = self._spare_tab
+        self._spare_tab = None
         try:
-            self._devtools.call(
-                "Browser.setDownloadBehavior", {"behavior": "deny", "browserContextId": context, "eventsEnabled": True}
-            )
-            tab = self._devtools.call("Target.createTarget", {"url": "about:blank", "browserContextId": context})[
-                "targetId"
-            ]
+            tab = self._devtools.result(opening)["targetId"]
             self._driver.switch_to.window(tab)
             self._cdp("Network.enable")  # Network.setBlockedURLs has no effect without it
             self._cdp("Network.setBlockedURLs", {"urls": blocked_urls})
@@ -323,12 +321,31 @@ class Browser:
             except DevToolsError:
                 logger.warning("a failed capture's browser context could not be ended", exc_info=True)
             raise
-        self._devtools.call("Target.disposeBrowserContext", {"browserContextId": context})
+        # Answered while the worker stores the shots; the next capture starts only once it is.
+        self._contexts_ending.append(self._devtools.send("Target.disposeBrowserContext", {"browserContextId": context}))
+
+    def _open_spare_tab(self) -> None:
+        """Start opening the next load's tab, in a context of its own: Chrome does it while this load runs.
+
+        It loads nothing until its turn, and no page can reach it: a context shares nothing with another.
+        """
+        context = self._devtools.call(
+            "Target.createBrowserContext", {"disposeOnDetach": True, **context_proxy(self.settings.proxy_server)}
+        )["browserContextId"]
+        self._devtools.call(
+            "Browser.setDownloadBehavior", {"behavior": "deny", "browserContextId": context, "eventsEnabled": True}
+        )
+        opening = self._devtools.send("Target.createTarget", {"url": "about:blank", "browserContextId": context})
+        self._spare_tab = (context, opening)
 
     def _close_stray_targets(self) -> None:
-        """Close every page or window but the blank home tab: nothing from an earlier job may run on."""
+        """Close every page or window but the blank home tab and the spare one: no earlier job's may run on."""
+        while self._contexts_ending:
+            self._devtools.result(self._contexts_ending.pop())
+        spare_context = self._spare_tab[0] if self._spare_tab else None
         for target in self._devtools.call("Target.getTargets")["targetInfos"]:
-            if target["type"] in ("page", "tab") and target["targetId"] != self._home_window:
+            ours = target["targetId"] == self._home_window or target.get("browserContextId") == spare_context
+            if target["type"] in ("page", "tab") and not ours:
                 self._devtools.call("Target.closeTarget", {"targetId": target["targetId"]})
 
     def _cdp(self, command: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -371,8 +388,9 @@ class Browser:
 
     def _load(self, url: str, tab: str, explain_navigation_failure: ExplainNavigationFailure | None) -> None:
         settings = self.settings
-        self._driver.execute_script("window.__heatmapPreviousDocument = true")
         self._driver.get(url)
+        # The browser opens the next load's tab while it waits on this page's server.
+        self._open_spare_tab()
         # Until the server answers, Chrome answers no command for the page: poll with short timeouts.
         self._driver.set_script_timeout(LOAD_POLL_TIMEOUT_SECONDS)
 
@@ -442,7 +460,7 @@ class Browser:
         """The last load state seen by the deadline, or None if the page never answered.
 
         With `download_ends_load_in` (a tab), a download that the tab's navigation turned into fails
-        the capture at once.
+        the capture at once (one the page starts later is denied, and the page captured).
         """
         state = None
         while time.monotonic() < deadline:
@@ -458,8 +476,9 @@ class Browser:
         return state
 
     def _navigation_became_download(self, tab: str) -> bool:
-        # A tab's main frame has the tab's id.
-        return any(event["frameId"] == tab for event in self._devtools.take_events("Browser.downloadWillBegin"))
+        """Whether the tab's main frame (which has the tab's id) began a download before any page showed in it."""
+        downloads = self._devtools.take_events("Browser.downloadWillBegin")
+        return any(event["frameId"] == tab for event in downloads) and not self._committed_a_document()
 
     def _committed_a_document(self) -> bool:
         """Whether the tab shows a document of the page: a page that answers no script then holds the renderer.

@@ -27,6 +27,8 @@ class DevTools:
     def __init__(self, websocket_url: str, timeout: float) -> None:
         self.timeout = timeout
         self._next_id = 0
+        self._methods: dict[int, str] = {}
+        self._answers: dict[int, dict[str, Any]] = {}
         self._events: list[dict[str, Any]] = []
         try:
             # No Origin header: Chrome refuses WebSocket clients that send one it was not told to allow.
@@ -45,26 +47,37 @@ class DevTools:
         return cls(url, timeout)
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.result(self.send(method, params))
+
+    def send(self, method: str, params: dict[str, Any] | None = None) -> int:
+        """Send a command without waiting for its answer, which result() reads: the browser works meanwhile."""
         self._next_id += 1
-        command_id = self._next_id
+        self._methods[self._next_id] = method
+        try:
+            self._socket.send(json.dumps({"id": self._next_id, "method": method, "params": params or {}}))
+        except (OSError, websocket.WebSocketException) as error:
+            raise DevToolsError(f"{method}: the DevTools connection broke ({error})") from error
+        return self._next_id
+
+    def result(self, command_id: int) -> dict[str, Any]:
+        """The answer to a command sent earlier, waited for at most `timeout` seconds from now."""
+        method = self._methods.pop(command_id)
         deadline = time.monotonic() + self.timeout
         try:
-            self._socket.send(json.dumps({"id": command_id, "method": method, "params": params or {}}))
-            while True:
+            while command_id not in self._answers:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise DevToolsError(f"{method} got no answer within {self.timeout:g} seconds")
                 self._socket.settimeout(remaining)
-                message = json.loads(self._socket.recv())
-                if message.get("id") == command_id:
-                    if "error" in message:
-                        raise DevToolsError(f"{method}: {message['error'].get('message', message['error'])}")
-                    return message.get("result", {})
-                self._keep_if_event(message)
+                self._receive(json.loads(self._socket.recv()))
         except websocket.WebSocketTimeoutException as error:
             raise DevToolsError(f"{method} got no answer within {self.timeout:g} seconds") from error
         except (OSError, ValueError, websocket.WebSocketException) as error:
             raise DevToolsError(f"{method}: the DevTools connection broke ({error})") from error
+        answer = self._answers.pop(command_id)
+        if "error" in answer:
+            raise DevToolsError(f"{method}: {answer['error'].get('message', answer['error'])}")
+        return answer.get("result", {})
 
     def take_events(self, method: str) -> list[dict[str, Any]]:
         """The params of every `method` event received so far, without waiting for more."""
@@ -73,7 +86,7 @@ class DevTools:
             # than the frame it decodes, so nothing waits in its buffers when the socket is quiet).
             while select.select([self._socket.sock], [], [], 0)[0]:
                 self._socket.settimeout(self.timeout)
-                self._keep_if_event(json.loads(self._socket.recv()))
+                self._receive(json.loads(self._socket.recv()))
         except (OSError, ValueError, websocket.WebSocketException) as error:
             raise DevToolsError(f"the DevTools connection broke ({error})") from error
         taken = [event["params"] for event in self._events if event["method"] == method]
@@ -83,6 +96,8 @@ class DevTools:
     def close(self) -> None:
         self._socket.close()
 
-    def _keep_if_event(self, message: dict[str, Any]) -> None:
-        if message.get("method") in KEPT_EVENTS:
+    def _receive(self, message: dict[str, Any]) -> None:
+        if "id" in message:
+            self._answers[message["id"]] = message
+        elif message.get("method") in KEPT_EVENTS:
             self._events.append(message)
