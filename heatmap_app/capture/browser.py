@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, UnexpectedAlertPresentException, WebDriverException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
 from selenium.webdriver.remote.client_config import ClientConfig
 from urllib3.exceptions import HTTPError as DriverConnectionError
@@ -108,10 +108,13 @@ class Browser:
     """A headless Chrome kept for one or more captures; close() (or the with-block) ends it.
 
     Every page load runs in a browser context of its own (cookies, storage, cache, service workers,
-    popups, timers), ended with the load: nothing of one load, or of one customer's page, reaches the
-    next. A local Chrome runs under a chromedriver started in its own process group, with a fresh
-    profile folder; close() kills that whole group and removes the profile on every exit path, without
-    waiting on a browser a page may have hung. Should this process die without closing it, a watchdog
+    popups, timers), behind `settings.proxy_server`, and ended with the load: nothing of one load, or of
+    one customer's page, reaches the next. What the browser does on its own goes to a proxy address that
+    refuses it (see chrome.py for the switches and preferences).
+
+    A local Chrome runs under a chromedriver started in its own process group, with a fresh profile
+    folder; close() kills that whole group and removes the profile on every exit path, without waiting
+    on a browser a page may have hung. Should this process die without closing it, a watchdog
     kills the group and removes the profile within a second or two; profiles of owners that died with
     their watchdog are removed when the next Browser starts.
     """
@@ -235,8 +238,6 @@ class Browser:
                     failed_urls = _urls_only(self._driver.execute_script(FAILED_URLS_JS))
         except (TimeoutException, DriverTimeoutError) as error:
             raise PermanentCaptureError("The page kept the browser busy for too long") from error
-        except UnexpectedAlertPresentException as error:
-            raise PermanentCaptureError("The page kept opening dialogs") from error
         except (WebDriverException, DriverConnectionError, DevToolsError, OSError) as error:
             raise TransientCaptureError(f"The browser failed while capturing the page: {_first_line(error)}") from error
         return [shots[width] for width in wanted]

@@ -2,8 +2,9 @@
 
 A capture opens a stranger's page inside the operator's network, so the browser may reach the network
 only through the proxy it is given (the URL-safety guard): no UDP of its own (WebRTC, QUIC,
-WebTransport, mDNS), no traffic of its own (updates, sign-in, safe browsing, search, translation),
-no downloads, no popups.
+WebTransport, mDNS), no downloads, no popups, and no traffic of its own (updates, sign-in, safe
+browsing, search, translation): switched off where Chrome has a switch for it, and sent to a proxy
+address that refuses it where it has none.
 """
 
 from __future__ import annotations
