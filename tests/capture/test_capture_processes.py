@@ -172,7 +172,9 @@ def test_chrome_and_chromedriver_keep_their_temporary_folders_in_the_profile(pag
         # chromedriver and Chrome's browser process: its helpers start with an emptied environment.
         in_group = [p for p in live_processes() if p.process_group_id == browser.process_group_id]
         [chromedriver] = [p for p in in_group if p.pid == browser.process_group_id]
-        [chrome] = [p for p in in_group if f"--user-data-dir={profile}" in p.command_line and "--type" not in p.command_line]
+        [chrome] = [
+            p for p in in_group if f"--user-data-dir={profile}" in p.command_line and "--type" not in p.command_line
+        ]
         assert temporary_folders_of([chromedriver, chrome]) == {str(profile / "tmp")}
         # Chrome's singleton socket folder, at least, is there rather than in the machine's temp folder.
         assert any(entry.name.startswith("org.chromium.") for entry in (profile / "tmp").iterdir())
