@@ -77,8 +77,6 @@ _SCRIPTS = files(__package__).joinpath("scripts")
 NEW_DOCUMENT_JS = "\n".join(_SCRIPTS.joinpath(name).read_text() for name in ("track_requests.js", "quiet_page.js"))
 LOAD_STATE_JS = _SCRIPTS.joinpath("load_state.js").read_text()
 PREPARE_SHOT_JS = _SCRIPTS.joinpath("prepare_shot.js").read_text()
-HOLD_NAVIGATION_JS = "if (window.__heatmapHoldNavigation) window.__heatmapHoldNavigation()"
-FAILED_URLS_JS = "return window.__heatmapRequests ? window.__heatmapRequests.failedUrls : []"
 
 ExplainNavigationFailure = Callable[[str], "str | None"]
 
@@ -228,14 +226,16 @@ class Browser:
                     self._load(url, tab, explain_navigation_failure)
                     scroll = True
                     for width in same_device_widths:
-                        shot, scroll = self._shoot(width, block_consent_modals, scroll)
+                        shot, page = self._shoot(width, block_consent_modals, scroll)
+                        scroll = page["scrollFetched"]
                         # A page that moved itself on to a refused address shows the refusal: never keep that.
-                        self._raise_if_blocked(explain_navigation_failure, *self._page_moved_to(url))
+                        if page["url"] != url:
+                            self._raise_if_blocked(explain_navigation_failure, page["url"])
                         shots[width] = shot
                         if on_shot is not None:
                             on_shot(shot)
                     # A request that failed in this capture's first load would fail again, maybe slowly.
-                    failed_urls = _urls_only(self._driver.execute_script(FAILED_URLS_JS))
+                    failed_urls = _urls_only(page["failedUrls"])
         except (TimeoutException, DriverTimeoutError) as error:
             raise PermanentCaptureError("The page kept the browser busy for too long") from error
         except (WebDriverException, DriverConnectionError, DevToolsError, OSError) as error:
@@ -309,8 +309,9 @@ class Browser:
         try:
             tab = self._devtools.result(opening)["targetId"]
             self._driver.switch_to.window(tab)
-            self._cdp("Network.enable")  # Network.setBlockedURLs has no effect without it
-            self._cdp("Network.setBlockedURLs", {"urls": blocked_urls})
+            if blocked_urls:
+                self._cdp("Network.enable")  # Network.setBlockedURLs has no effect without it
+                self._cdp("Network.setBlockedURLs", {"urls": blocked_urls})
             self._cdp("Page.addScriptToEvaluateOnNewDocument", {"source": NEW_DOCUMENT_JS})
             self._cdp("Emulation.setScrollbarsHidden", {"hidden": True})
             yield tab
@@ -431,8 +432,6 @@ class Browser:
                 # Only requests that hang or crawl are left; they must not hold the capture.
                 self._driver.execute_script("window.stop()")
         self._driver.set_script_timeout(settings.command_timeout)
-        # From now on the page stays what it is: a navigation it starts would replace it mid-shot.
-        self._driver.execute_script(HOLD_NAVIGATION_JS)
 
     def _raise_load_failure(self, url: str, error_code: str) -> None:
         error = PermanentCaptureError if error_code in PAGE_NETWORK_ERRORS else TransientCaptureError
@@ -488,8 +487,9 @@ class Browser:
         """
         return self._cdp("Page.getNavigationHistory")["currentIndex"] > 0
 
-    def _shoot(self, width: int, block_consent_modals: bool, scroll: bool) -> tuple[Shot, bool]:
-        """The shot at `width`, and whether the next width needs the lazy-loading scroll again."""
+    def _shoot(self, width: int, block_consent_modals: bool, scroll: bool) -> tuple[Shot, dict[str, Any]]:
+        """The shot at `width`, and what PREPARE_SHOT_JS found: the page's URL, the requests that failed,
+        whether the next width needs the lazy-loading scroll again (`scrollFetched`)."""
         settings = self.settings
         self._set_viewport(width)
         page = self._driver.execute_async_script(
@@ -516,7 +516,7 @@ class Browser:
             page_width=round(page["pageWidth"] * scale),
             jpeg=self._screenshot(width, height, scale),
         )
-        return shot, page["scrollFetched"]
+        return shot, page
 
     def _screenshot(self, width: int, height: int, scale: float) -> bytes:
         settings = self.settings

@@ -15,7 +15,8 @@ CUSTOMER_B_PAGE = Page(
     '<body style="margin:0;background:#00c000"><div style="height:1200px">Customer B</div></body>'
 )
 DEFACED_PAGE = Page('<!doctype html><body style="margin:0;background:#e00000"><h1>Defaced</h1></body>')
-# The engine reads, last thing of a capture, which requests failed: a page can tell when its capture ends.
+# The engine reads which requests failed after each shot, the last read ending the capture: this is how
+# a page can act just after its capture.
 WHEN_THE_CAPTURE_ENDS_JS = """
 Object.defineProperty(window.__heatmapRequests, 'failedUrls', {{ get() {{ {action}; return []; }} }});
 """
