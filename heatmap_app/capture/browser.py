@@ -42,6 +42,8 @@ LOAD_POLL_TIMEOUT_SECONDS = 1.0
 DRIVER_GRACE_SECONDS = 5.0
 # Starting Chrome takes seconds more on a loaded machine than any command may.
 BROWSER_START_TIMEOUT_SECONDS = 60.0
+# SIGKILLed processes end within milliseconds; a machine whose init reaps no orphan is not waited on longer.
+KILLED_GROUP_WAIT_SECONDS = 2.0
 # A Grid's session is ended politely, but never waited on for long.
 REMOTE_QUIT_TIMEOUT_SECONDS = 10.0
 MAX_FAILED_URLS_KEPT = 200
@@ -177,6 +179,7 @@ class Browser:
             except ProcessLookupError:
                 pass
             self._service.process.wait()
+            _wait_until_group_ends(process_group_id, KILLED_GROUP_WAIT_SECONDS)
         elif driver is not None:
             driver.command_executor.client_config.timeout = REMOTE_QUIT_TIMEOUT_SECONDS
             try:
@@ -540,6 +543,29 @@ class Browser:
             f"The page is too large: its {width} px screenshot is over {settings.max_bytes:,} bytes "
             f"even at JPEG quality {qualities[-1]}"
         )
+
+
+def _wait_until_group_ends(process_group_id: int, seconds: float) -> None:
+    """Return once no process of the group runs any more (zombies aside), or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and _group_has_live_process(process_group_id):
+        time.sleep(0.01)
+
+
+def _group_has_live_process(process_group_id: int) -> bool:
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat_file:
+                stat = stat_file.read()
+        except OSError:
+            continue
+        # After the command name, which may hold spaces: state, parent pid, process group.
+        state, _, group = stat[stat.rindex(")") + 2 :].split()[:3]
+        if int(group) == process_group_id and state != "Z":
+            return True
+    return False
 
 
 def _user_agents(headless_user_agent: str, headless_brands: list[dict[str, str]]) -> _UserAgents:
