@@ -33,7 +33,7 @@ from selenium import webdriver
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from heatmap_app.capture import BrowserPool, CaptureSettings, capture  # noqa: E402
-from heatmap_app.capture.browser import CHROME_ARGUMENTS  # noqa: E402
+from heatmap_app.capture.chrome import CHROME_ARGUMENTS  # noqa: E402
 from heatmap_app.capture.run import write_atomically  # noqa: E402
 from heatmap_app.config import config_from_environment  # noqa: E402
 from heatmap_app.screenshots import WarmCapturer  # noqa: E402

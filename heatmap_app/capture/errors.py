@@ -8,7 +8,8 @@ class CaptureError(Exception):
 
 
 class PermanentCaptureError(CaptureError):
-    """Trying again will not help: blocked URL, HTTP 4xx/5xx answer, page too large."""
+    """Trying again will not help: the URL or the page is at fault. A blocked URL, an HTTP 4xx/5xx answer, a
+    redirect loop, a file download instead of a page, a page that holds the browser, a page too large."""
 
     permanent = True
 

@@ -34,7 +34,8 @@ class CaptureSettings:
     network_quiet_period: float = 0.5
     """Once no request has finished for this long and no image is pending, the page counts as loaded."""
     command_timeout: float = 30.0
-    """Upper bound of one in-page script run by the driver."""
+    """Upper bound of one command to the browser (an in-page script, a screenshot, a DevTools call): a page
+    that holds the browser longer fails the capture for good."""
 
     def resolved_chrome_binary(self) -> str:
         return self.chrome_binary or _find_on_path(CHROME_CANDIDATES, "Chrome or Chromium")

@@ -24,7 +24,7 @@ from .core import (
     split_url,
     system_resolver,
 )
-from .proxy import GuardProxy, chrome_proxy_arguments
+from .proxy import GuardProxy
 
 __all__ = [
     "MAX_URL_LENGTH",
@@ -36,7 +36,6 @@ __all__ = [
     "canonical_host",
     "check_endpoint",
     "check_url",
-    "chrome_proxy_arguments",
     "name_block_reason",
     "parse_allow_hosts",
     "split_url",

@@ -1,5 +1,5 @@
-"""The guard proxy: a small asyncio forward HTTP proxy that Chrome sends *all* its traffic
-through (``--proxy-server=<guard.url> --proxy-bypass-list=<-loopback>``).
+"""The guard proxy: a small asyncio forward HTTP proxy that Chrome sends *all* of a page's traffic
+through (the capture engine's switches, ``heatmap_app.capture.chrome``, say how).
 
 For every request it canonicalises the host exactly as :mod:`.core` does, resolves it once,
 checks every answer, and then connects to one of **those** addresses (never resolving again), so
@@ -59,18 +59,6 @@ _HOP_BY_HOP = {
 }
 _MAX_HEADERS = 200
 _MAX_LOG = 2000
-
-
-def chrome_proxy_arguments(proxy_url: str) -> list[str]:
-    """Chrome switches that route every request through the guard (loopback included) and keep
-    WebRTC from sending UDP around it."""
-    return [
-        f"--proxy-server={proxy_url}",
-        "--proxy-bypass-list=<-loopback>",
-        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
-        "--webrtc-ip-handling-policy=disable_non_proxied_udp",
-        "--disable-quic",
-    ]
 
 
 def _send_without_delay(writer: asyncio.StreamWriter) -> None:
@@ -686,4 +674,4 @@ class GuardProxy:
             await self._relay_exactly(src, dst, size + 2)  # data + CRLF
 
 
-__all__ = ["GuardProxy", "BLOCK_HEADER", "chrome_proxy_arguments"]
+__all__ = ["GuardProxy", "BLOCK_HEADER"]

@@ -17,7 +17,7 @@ from urllib.request import urlopen
 import pytest
 
 from heatmap_app.capture import Browser, CaptureSettings
-from tests.capture.servers import ForwardingProxyHandler, RecordingProxy
+from tests.capture.servers import ForwardingProxyHandler, PagesServer, RecordingProxy
 from tests.support.site import Site, serve_site
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
@@ -73,3 +73,17 @@ def remote_webdriver_url() -> Iterator[str]:
     yield url
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+@pytest.fixture
+def pages() -> Iterator[PagesServer]:
+    """Pages the test writes into `pages.pages`, on 127.0.0.1."""
+    with PagesServer() as server:
+        yield server
+
+
+@pytest.fixture
+def other_pages() -> Iterator[PagesServer]:
+    """A second site, on 127.0.0.2: another origin, as another customer's would be."""
+    with PagesServer("127.0.0.2") as server:
+        yield server

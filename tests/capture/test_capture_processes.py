@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -124,7 +126,7 @@ def test_every_chrome_process_is_in_the_process_group_a_supervisor_can_kill(page
     assert not Path(profile).exists()
 
 
-def test_a_browser_whose_owner_is_killed_outright_is_ended_by_its_watchdog() -> None:
+def test_a_browser_whose_owner_is_killed_outright_is_ended_and_its_profile_removed_by_its_watchdog() -> None:
     owner = subprocess.Popen(
         [sys.executable, "-c", BROWSER_OWNER_SCRIPT],
         cwd=REPOSITORY,
@@ -142,6 +144,63 @@ def test_a_browser_whose_owner_is_killed_outright_is_ended_by_its_watchdog() -> 
         owner.wait()
 
         assert wait_until_gone(watch) == []
+        deadline = time.monotonic() + 5
+        while Path(profile).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(profile).exists()
     finally:
         owner.kill()
         owner.wait()
+
+
+def temporary_folders_of(processes: list[LiveProcess]) -> set[str | None]:
+    """TMPDIR of each process still running."""
+    found = set()
+    for process in processes:
+        try:
+            entries = Path(f"/proc/{process.pid}/environ").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue  # a helper process that has just ended
+        found.add(dict(entry.split("=", 1) for entry in entries if "=" in entry).get("TMPDIR"))
+    return found
+
+
+def test_chrome_and_chromedriver_keep_their_temporary_folders_in_the_profile(page_server: Site) -> None:
+    with Browser(CaptureSettings()) as browser:
+        browser.capture(page_server.url("hero-100vh.html"), [1024])
+        profile = Path(browser.user_data_dir)
+        # chromedriver and Chrome's browser process: its helpers start with an emptied environment.
+        in_group = [p for p in live_processes() if p.process_group_id == browser.process_group_id]
+        [chromedriver] = [p for p in in_group if p.pid == browser.process_group_id]
+        [chrome] = [
+            p for p in in_group if f"--user-data-dir={profile}" in p.command_line and "--type" not in p.command_line
+        ]
+        assert temporary_folders_of([chromedriver, chrome]) == {str(profile / "tmp")}
+        # Chrome's singleton socket folder, at least, is there rather than in the machine's temp folder.
+        assert any(entry.name.startswith("org.chromium.") for entry in (profile / "tmp").iterdir())
+    assert not profile.exists()
+
+
+def test_profiles_whose_owner_is_gone_are_removed_when_the_next_browser_starts() -> None:
+    # As a watchdog killed along with its worker (say, the container's whole process tree) leaves them.
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    own_start_time = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19]
+    temp = Path(tempfile.gettempdir())
+    dead_owners = [
+        temp / f"heatmap-chrome-{ended.pid}-{own_start_time}-stale0001",
+        temp / f"heatmap-chrome-{os.getpid()}-1-stale0002",  # this pid, but an earlier process's start time
+    ]
+    live_owner = temp / f"heatmap-chrome-{os.getpid()}-{own_start_time}-inuse0001"
+    not_ours = temp / "heatmap-chrome-notanowner"
+    for directory in [*dead_owners, live_owner, not_ours]:
+        (directory / "Default").mkdir(parents=True)
+    try:
+        with Browser(CaptureSettings()) as browser:
+            assert Path(browser.user_data_dir).exists()
+
+        assert [directory.exists() for directory in dead_owners] == [False, False]
+        assert live_owner.exists() and not_ours.exists()
+    finally:
+        for directory in [*dead_owners, live_owner, not_ours]:
+            shutil.rmtree(directory, ignore_errors=True)

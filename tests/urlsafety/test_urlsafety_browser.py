@@ -7,13 +7,21 @@ Nothing here leaves 127.0.0.0/8: names are answered by an injected resolver.
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
+import struct
+import threading
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 
-from heatmap_app.capture import CaptureSettings, PermanentCaptureError, capture
+from heatmap_app.capture import Browser, BrowserPool, CaptureSettings, PermanentCaptureError, capture
 from heatmap_app.urlsafety import GuardProxy, parse_allow_hosts
-from tests.urlsafety.helpers import INTERNAL_IP, PUBLIC_IP, MapResolver
+from tests.capture.processes import live_processes
+from tests.urlsafety.helpers import INTERNAL_IP, PUBLIC_IP, CountingServer, MapResolver
 
 pytestmark = [
     pytest.mark.browser,
@@ -145,3 +153,210 @@ def test_dns_rebinding_reaches_nothing_internal(world):
     assert resolver.calls["rebind.test"] >= 2
     assert any(t.startswith(f"http://rebind.test:{port}/") for t, _ in guard.blocked_requests)
     assert internal.requests == [] and internal.connections == 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# UDP and the browser's own traffic: nothing may go around the guard, and the guard sees only the page's hosts.
+
+MDNS_GROUP, MDNS_PORT = "224.0.0.251", 5353
+
+
+class UdpVictim:
+    """A UDP socket (and a TCP listener on the same port) on the internal address: counts what reaches it."""
+
+    def __init__(self) -> None:
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((INTERNAL_IP, 0))
+        self.port = self.udp.getsockname()[1]
+        self.tcp = socket.socket()
+        self.tcp.bind((INTERNAL_IP, self.port))
+        self.tcp.listen(16)
+        self.datagrams: list[bytes] = []
+        self.connections = 0
+        threading.Thread(target=self._receive, daemon=True).start()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                self.datagrams.append(self.udp.recv(65535))
+            except OSError:
+                return
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.tcp.accept()[0].close()
+            except OSError:
+                return
+            self.connections += 1
+
+    def close(self) -> None:
+        self.udp.close()
+        self.tcp.close()
+
+
+def webrtc_page(victim_port: int, mdns_name: str) -> str:
+    """STUN and TURN servers on the victim, then forged remote candidates on it, and WebTransport to it."""
+    victim = f"{INTERNAL_IP}:{victim_port}"
+    candidates = [
+        f"candidate:1 1 udp 2122260223 {INTERNAL_IP} {victim_port} typ host",
+        f"candidate:2 1 udp 1686052607 {INTERNAL_IP} {victim_port} typ srflx raddr 0.0.0.0 rport 0",
+        f"candidate:3 1 tcp 1518280447 {INTERNAL_IP} {victim_port} typ host tcptype passive",
+        f"candidate:4 1 udp 2122260223 {mdns_name} {victim_port} typ host",
+    ]
+    return f"""<!doctype html><body style="margin:0"><h1 style="height:1200px">WebRTC</h1>
+<img src="/slow.png" width=10 height=10>
+<script>
+(async () => {{
+  try {{ new WebTransport('https://{victim}/'); }} catch (unavailable) {{}}
+  const caller = new RTCPeerConnection({{iceServers: [
+    {{urls: ['stun:{victim}']}},
+    {{urls: ['turn:{victim}?transport=udp', 'turn:{victim}?transport=tcp'], username: 'u', credential: 'p'}},
+  ]}});
+  caller.createDataChannel('x');
+  await caller.setLocalDescription(await caller.createOffer());
+  const callee = new RTCPeerConnection();
+  await callee.setRemoteDescription(caller.localDescription);
+  await caller.setRemoteDescription(await callee.createAnswer());
+  for (const candidate of {json.dumps(candidates)}) {{
+    await caller.addIceCandidate({{candidate, sdpMid: '0', sdpMLineIndex: 0}});
+  }}
+  window.keep = [caller, callee];
+}})();
+</script></body>"""
+
+
+def chrome_command_line(profile: str) -> list[str]:
+    """The switches the running browser's main process really got (the last of a repeated switch wins)."""
+    [main] = [
+        process for process in live_processes()
+        if f"--user-data-dir={profile}" in process.command_line and " --type=" not in process.command_line
+    ]
+    return Path(f"/proc/{main.pid}/cmdline").read_bytes().decode().split("\0")
+
+
+def last_switch(command_line: list[str], name: str) -> str | None:
+    values = [part.split("=", 1)[1] if "=" in part else "" for part in command_line if part.split("=", 1)[0] == name]
+    return values[-1] if values else None
+
+
+@pytest.fixture
+def slow_page_server():
+    """The public server, with an image that takes a second: the page stays loaded that long."""
+    server = CountingServer(PUBLIC_IP)
+    server.routes["/slow.png"] = lambda handler: (time.sleep(1), (200, {"Content-Type": "image/png"}, PNG))[1]
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_webrtc_sends_no_udp_and_reaches_the_victim_only_through_the_guard(slow_page_server):
+    public = slow_page_server
+    victim = UdpVictim()
+    public.routes["/"] = (200, {"Content-Type": "text/html"}, webrtc_page(victim.port, f"{uuid.uuid4()}.local"))
+    try:
+        with GuardProxy(parse_allow_hosts(f"{PUBLIC_IP}:{public.port}"), resolve=MapResolver({})) as guard:
+            with Browser(CaptureSettings(proxy_server=guard.url)) as browser:
+                command_line = chrome_command_line(browser.user_data_dir)
+                preferences = json.loads((Path(browser.user_data_dir) / "Default" / "Preferences").read_text())
+                browser.capture(f"{public.origin}/", [800])
+                browser.capture(f"{public.origin}/", [800])  # a warm browser, as a worker's
+            blocked = [target for target, _ in guard.blocked_requests]
+    finally:
+        victim.close()
+
+    assert last_switch(command_line, "--webrtc-ip-handling-policy") == "disable_non_proxied_udp"
+    assert preferences["webrtc"]["ip_handling_policy"] == "disable_non_proxied_udp"
+    assert "--disable-quic" in command_line
+    assert "WebTransport" in last_switch(command_line, "--disable-blink-features").split(",")
+    assert "WebRtcHideLocalIpsWithMdns" in last_switch(command_line, "--disable-features").split(",")
+    assert "--disable-popup-blocking" not in command_line
+    assert victim.datagrams == [], f"{len(victim.datagrams)} datagrams reached {INTERNAL_IP}:{victim.port}"
+    assert victim.connections == 0
+    # Not vacuous: the page did ask for its TURN server over TCP, and the guard refused it.
+    assert f"{INTERNAL_IP}:{victim.port}" in blocked
+    assert public.requests.count(("GET", "/slow.png", f"{PUBLIC_IP}:{public.port}")) == 2
+
+
+def multicast_listener() -> socket.socket | None:
+    """A socket in the mDNS group on every interface that has multicast, or None if none has."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.bind(("", MDNS_PORT))
+    joined = 0
+    for index, _ in socket.if_nameindex():
+        membership = socket.inet_aton(MDNS_GROUP) + socket.inet_aton("0.0.0.0") + struct.pack("@i", index)
+        try:
+            listener.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+            joined += 1
+        except OSError:
+            continue
+    if not joined:
+        listener.close()
+        return None
+    return listener
+
+
+def test_a_pages_forged_mdns_candidate_sends_no_multicast_lookup(slow_page_server):
+    public = slow_page_server
+    listener = multicast_listener()
+    if listener is None:
+        pytest.skip("no network interface with multicast on this machine")
+    name = f"{uuid.uuid4()}.local"
+    heard: list[bytes] = []
+
+    def listen() -> None:
+        while True:
+            try:
+                heard.append(listener.recv(9000))
+            except OSError:
+                return
+
+    threading.Thread(target=listen, daemon=True).start()
+    victim = UdpVictim()
+    public.routes["/"] = (200, {"Content-Type": "text/html"}, webrtc_page(victim.port, name))
+    try:
+        # The listener hears the group: a lookup of our own, sent the way Chrome would send one.
+        probe_name = f"{uuid.uuid4()}.local".encode()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.sendto(b"\0" * 12 + probe_name, (MDNS_GROUP, MDNS_PORT))
+        deadline = time.monotonic() + 5
+        while not any(probe_name in datagram for datagram in heard) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert any(probe_name in datagram for datagram in heard), "the listener hears the mDNS group"
+
+        with GuardProxy(parse_allow_hosts(f"{PUBLIC_IP}:{public.port}"), resolve=MapResolver({})) as guard:
+            capture(f"{public.origin}/", [800], CaptureSettings(proxy_server=guard.url))
+    finally:
+        listener.close()
+        victim.close()
+
+    label = name.split(".")[0].encode()
+    assert [datagram for datagram in heard if label in datagram] == []
+
+
+def test_the_guard_sees_no_host_but_the_pages_own(server_pair):
+    public, _ = server_pair
+    port = public.port
+    public.routes.update({
+        "/": (200, {"Content-Type": "text/html"}, (
+            '<!doctype html><body style="margin:0"><h1 style="height:1200px">A page</h1>'
+            f'<img src="http://cdn.test:{port}/logo.png" width=10 height=10>'
+            f'<a href="http://public.test:{port}/next">next</a><form action="/search"><input name="q"></form>'
+        )),
+        "/logo.png": (200, {"Content-Type": "image/png"}, PNG),
+    })
+    resolver = MapResolver({"public.test": [PUBLIC_IP], "cdn.test": [PUBLIC_IP]})
+    with GuardProxy(parse_allow_hosts(f"{PUBLIC_IP}:{port}"), resolve=resolver) as guard:
+        with BrowserPool(CaptureSettings(proxy_server=guard.url)) as pool:
+            for _ in range(3):
+                pool.capture(f"http://public.test:{port}/", [375, 1024],
+                             explain_navigation_failure=guard.blocked_reason)
+
+    # Every name the guard looked up, and every request it refused (update checks, sign-in, search
+    # engines, safe browsing, translation would be refused here: this resolver knows no other name).
+    assert set(resolver.calls) == {"public.test", "cdn.test"}
+    assert guard.blocked_requests == []
+    assert ("GET", "/logo.png", f"cdn.test:{port}") in public.requests

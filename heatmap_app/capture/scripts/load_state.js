@@ -1,9 +1,9 @@
-// Polled while the page loads. `stale` is true while the previous document is still shown.
+// Polled while the page loads. Every load starts in a new tab's about:blank: `stale` is true while that still shows.
 const navigation = performance.getEntriesByType('navigation')[0];
 const tracker = window.__heatmapRequests;
 const errorCode = location.protocol === 'chrome-error:' ? document.querySelector('.error-code') : null;
 return {
-  stale: window.__heatmapPreviousDocument === true,
+  stale: location.href === 'about:blank',
   readyState: document.readyState,
   url: location.href,
   failed: location.protocol === 'chrome-error:',

@@ -1,5 +1,5 @@
 // Runs once per width, after the viewport took that width: readies the page for one full-page shot
-// and reports its size. Every wait is bounded by options.timeoutMs.
+// and reports its size, where it is, and what failed to load. Every wait is bounded by options.timeoutMs.
 const [options, done] = arguments;
 
 const CONSENT_ACCEPT_BUTTONS = [
@@ -173,6 +173,8 @@ function settleAnimations() {
 }
 
 (async () => {
+  // From now on the page stays what it is: a navigation it starts would replace it mid-shot.
+  if (window.__heatmapHoldNavigation) window.__heatmapHoldNavigation();
   installStyle();
   if (options.blockConsentModals) acceptConsent();
   const scrollStartedAt = await loadLazyContent();
@@ -185,6 +187,8 @@ function settleAnimations() {
   scrollToY(0);
   await renderedFrames();
   return {
+    url: location.href,
+    failedUrls: tracker ? tracker.failedUrls : [],
     pageWidth: document.documentElement.scrollWidth,
     pageHeight: pageHeight(),
     scale: pageScale(),

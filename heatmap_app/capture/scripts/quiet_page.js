@@ -1,0 +1,15 @@
+// Installed before any page script runs, in every frame. Dialogs answer at once, as if dismissed,
+// so that no alert() holds the page or the driver. Once the engine holds the page (before its first
+// screenshot), the page can no longer navigate itself away: what is captured is the page that loaded.
+(() => {
+  const dismissed = { alert: undefined, confirm: false, prompt: null, print: undefined };
+  for (const [name, answer] of Object.entries(dismissed)) {
+    Object.defineProperty(window, name, { value: () => answer, writable: false, configurable: false });
+  }
+  if (window !== window.top || !window.navigation) return;
+  let held = false;
+  window.navigation.addEventListener('navigate', (event) => {
+    if (held && event.cancelable && !event.destination.sameDocument) event.preventDefault();
+  });
+  Object.defineProperty(window, '__heatmapHoldNavigation', { value: () => { held = true; } });
+})();
