@@ -44,12 +44,12 @@ from .core import (
     canonical_host,
     check_endpoint,
     host_to_str,
+    parse_guard_clients,
     split_url,
     system_resolver,
 )
 
 BLOCK_HEADER = "X-Heatmap-Blocked"
-LOOPBACK_CLIENTS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 _BUF = 256 * 1024
 # Headers of one hop only (RFC 9110 7.6.1), plus Expect: we do not relay 100-continue handshakes.
 _HOP_BY_HOP = frozenset(
@@ -124,13 +124,15 @@ class _Peer:
             event = self.h11.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            self.h11.receive_data(await asyncio.wait_for(self.reader.read(_BUF), self.idle_timeout))
+            async with asyncio.timeout(self.idle_timeout):
+                self.h11.receive_data(await self.reader.read(_BUF))
 
     async def send(self, event: h11.Event) -> None:
         data = self.h11.send(event)
         if data:
             self.writer.write(data)
-            await asyncio.wait_for(self.writer.drain(), self.idle_timeout)
+            async with asyncio.timeout(self.idle_timeout):
+                await self.writer.drain()
 
     def reusable(self) -> bool:
         return self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
@@ -177,7 +179,7 @@ class GuardProxy:
         bind_host: str = "127.0.0.1",
         advertise_host: str | None = None,
         port: int = 0,
-        clients: ClientNetworks = LOOPBACK_CLIENTS,
+        clients: ClientNetworks = parse_guard_clients(""),
         connect_timeout: float = 10.0,
         idle_timeout: float = 60.0,
         resolve_timeout: float = RESOLVE_TIMEOUT + 1.0,
@@ -436,9 +438,13 @@ class GuardProxy:
 
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         try:
-            while data := await asyncio.wait_for(source.read(_BUF), self.idle_timeout):
-                sink.write(data)
-                await asyncio.wait_for(sink.drain(), self.idle_timeout)
+            while True:
+                async with asyncio.timeout(self.idle_timeout):
+                    data = await source.read(_BUF)
+                    if not data:
+                        break
+                    sink.write(data)
+                    await sink.drain()
             if sink.can_write_eof():
                 sink.write_eof()
         except (OSError, asyncio.TimeoutError, RuntimeError):
@@ -535,4 +541,4 @@ def _send_without_delay(writer: asyncio.StreamWriter) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-__all__ = ["BLOCK_HEADER", "LOOPBACK_CLIENTS", "GuardProxy"]
+__all__ = ["BLOCK_HEADER", "GuardProxy"]

@@ -31,8 +31,8 @@ def test_a_namespace_reaches_this_machine_only_at_its_host_address() -> None:
                                    capture_output=True)
             assert loopback.returncode != 0 and b"ConnectionRefused" in loopback.stderr
         # And it is reachable from here at its own address.
-        inside = machine.popen([sys.executable, "-c", "import socket,time; s=socket.socket(); s.bind(('0.0.0.0', 47123));"
-                                " s.listen(); print('up', flush=True); time.sleep(30)"], stdout=subprocess.PIPE)
+        listen = "import socket, time; s = socket.socket(); s.bind(('0.0.0.0', 47123)); s.listen(); print('up', flush=True)"
+        inside = machine.popen([sys.executable, "-c", listen + "; time.sleep(30)"], stdout=subprocess.PIPE)
         assert inside.stdout is not None and inside.stdout.readline() == b"up\n"
         socket.create_connection((machine.address, 47123), timeout=2).close()
 
