@@ -414,9 +414,10 @@ class Browser:
             # Not asking the browser where it is: a navigation still pending answers no command.
             self._raise_if_blocked(explain_navigation_failure, url)
             if state is not None and state["failed"]:
-                # A failed load is pending no more: where it got to explains an https redirect the guard could
-                # only refuse, not see.
-                self._raise_if_blocked(explain_navigation_failure, *self._page_moved_to(url))
+                if explain_navigation_failure:
+                    # A failed load is pending no more: where it got to explains an https redirect the guard
+                    # could only refuse, not see.
+                    self._raise_if_blocked(explain_navigation_failure, *self._page_moved_to(url))
                 self._raise_load_failure(url, state["errorCode"] or "network error")
             raise TransientCaptureError(f"The page did not answer within {settings.page_load_timeout:g} seconds")
         status = state["status"]

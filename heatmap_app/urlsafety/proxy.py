@@ -383,6 +383,10 @@ class GuardProxy:
             if not self._admit(writer.get_extra_info("peername")):
                 writer.write(_error_response(403, "Only the service's capture browsers may use this proxy.",
                                              blocked=False))
+                writer.write_eof()
+                # Closing with the request unread would reset the connection, the answer unread.
+                async with asyncio.timeout(1):
+                    await reader.read(self.max_header_bytes)
                 return
             _send_without_delay(writer)
             await self._serve(reader, writer)

@@ -5,9 +5,9 @@
         machine.address        # its own address, e.g. 10.231.7.2 (reach it from here)
         machine.host_address   # this machine's address as seen from there, e.g. 10.231.7.1
 
-Inside, a process has its own loopback and one interface: it reaches this machine only at
-`host_address`, so a service here must listen there (or on 0.0.0.0) to be reachable, and the
-namespace's 127.0.0.1 is its own. Needs root and iproute2 (`ip netns`).
+Inside, a process has its own loopback and one interface, routed to this machine: it reaches this
+machine's addresses (not its loopback), so a service here must listen on `host_address` (or on
+0.0.0.0) to be reachable, and the namespace's 127.0.0.1 is its own. Needs root and iproute2 (`ip netns`).
 
 Clean-up happens on leaving the block, exception or not: every process still in the namespace is
 killed and the namespace deleted (which deletes the veth pair). A test process killed outright
@@ -135,6 +135,8 @@ def network_namespace() -> Iterator[Namespace]:
             _ip("-n", namespace.name, "addr", "add", f"{ns_ip}/30", "dev", ns_end)
             _ip("-n", namespace.name, "link", "set", ns_end, "up")
             _ip("-n", namespace.name, "link", "set", "lo", "up")
+            # Every address of this machine is reachable through the link, as on a LAN.
+            _ip("-n", namespace.name, "route", "add", "default", "via", str(host_ip))
         except BaseException:
             _delete(namespace)
             subprocess.run(["ip", "link", "delete", host_end], capture_output=True)
