@@ -138,8 +138,8 @@ def test_the_grid_node_captures_the_same_screenshots_as_local_chrome(grid: Grid,
             here, there = local.capture(site.url(page), widths), remote.capture(site.url(page), widths)
             for near, far in zip(here, there, strict=True):
                 assert (far.width, far.height) == (near.width, near.height)
-                difference = ImageChops.difference(image_of(near), image_of(far))
-                assert max(high for _, high in difference.getextrema()) <= 8, (page, near.width)
+                # The same Chromium and fonts on both "machines": the same pixels, to the last one.
+                assert ImageChops.difference(image_of(near), image_of(far)).getbbox() is None, (page, near.width)
         # The captures ran on the node: its one slot holds the warm browser's session.
         with urlopen(f"{grid.url}/status", timeout=5) as answer:
             slots = [slot for node in json.load(answer)["value"]["nodes"] for slot in node["slots"]]
