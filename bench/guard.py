@@ -41,7 +41,6 @@ from heatmap_app.urlsafety.core import allow_key, canonical_host  # noqa: E402
 from heatmap_app.urlsafety.proxy import _Unreachable  # noqa: E402
 
 SMALL, BIG = b"x" * 1024, b"y" * (4 * 1024 * 1024)
-BEFORE_REWRITE = "b5ddcfd~1"  # the commit whose proxy.py was the hand-rolled guard
 
 
 class Origin(BaseHTTPRequestHandler):
@@ -80,8 +79,11 @@ class Socks5Guard(GuardProxy):
                 raise UnsafeURLError("only CONNECT")
             addresses = await self._check(host, port, allow_key(host, port))
             up_reader, up_writer = await self._connect(addresses, port)
-        except (UnsafeURLError, _Unreachable):
+        except UnsafeURLError:
             writer.write(b"\x05\x02\x00\x01" + bytes(6))  # connection not allowed by ruleset
+            return
+        except _Unreachable:
+            writer.write(b"\x05\x05\x00\x01" + bytes(6))  # connection refused
             return
         writer.write(b"\x05\x00\x00\x01" + bytes(6))
         try:
@@ -111,8 +113,11 @@ class SocksConnection(http.client.HTTPConnection):
 
 
 def hand_rolled_guard() -> type[GuardProxy]:
-    """The GuardProxy class as it was before the rewrite."""
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{BEFORE_REWRITE}:heatmap_app/urlsafety/proxy.py"],
+    """The GuardProxy class as it was before the rewrite: proxy.py before the commit that removed `_handle_http`."""
+    git = ["git", "-C", str(ROOT)]
+    rewrite = subprocess.run([*git, "log", "-1", "--format=%H", "-S", "async def _handle_http", "--",
+                              "heatmap_app/urlsafety/proxy.py"], capture_output=True, text=True, check=True).stdout.strip()
+    source = subprocess.run([*git, "show", f"{rewrite}~1:heatmap_app/urlsafety/proxy.py"],
                             capture_output=True, text=True, check=True).stdout
     path = Path(tempfile.mkdtemp()) / "proxy_before.py"
     path.write_text(source)

@@ -72,11 +72,11 @@ PROFILE_PREFIX = "heatmap-chrome-"
 PROXY_BYPASS_LIST = "<-loopback>"
 
 
-def host_resolver_rules(*proxies: str | None) -> str:
+def host_resolver_rules(*proxies: str) -> str:
     """Chrome resolves no host but its proxies': through a proxy it never needs to (the proxy resolves), and a
-    Chrome whose proxy is missing or bypassed fails closed instead of looking up a page's hosts itself. The
-    rules match address literals too, so the proxies' own hosts are the exceptions."""
-    hosts = sorted({urlsplit(proxy).hostname or "" for proxy in proxies if proxy} - {""})
+    page whose proxy is missing or bypassed fails closed instead of having its hosts looked up. The rules
+    match address literals too, so the proxies' own hosts are the exceptions."""
+    hosts = sorted({urlsplit(proxy).hostname or "" for proxy in proxies} - {""})
     return ", ".join(["MAP * ~NOTFOUND", *(f"EXCLUDE {host}" for host in hosts)])
 
 
@@ -84,13 +84,15 @@ def network_arguments(default_proxy: str, page_proxy: str | None) -> list[str]:
     """The switches that keep the browser's traffic inside the proxies it is given: the one place they are defined.
 
     `default_proxy` serves the browser's own traffic and its start tab, which no page runs in; every
-    page load gets a browser context of its own, with its own proxy, `page_proxy` (see context_proxy).
+    page load gets a browser context of its own, with its own proxy, `page_proxy` (see context_proxy); without
+    one (the engine's own tests) pages load directly and resolve names as any browser does.
     """
+    guarded = [f"--host-resolver-rules={host_resolver_rules(default_proxy, page_proxy)}"] if page_proxy else []
     return [
         f"--proxy-server={default_proxy}",
         # Chrome bypasses proxies for loopback unless told not to; the URL guard must see it all.
         f"--proxy-bypass-list={PROXY_BYPASS_LIST}",
-        f"--host-resolver-rules={host_resolver_rules(default_proxy, page_proxy)}",
+        *guarded,
         "--webrtc-ip-handling-policy=disable_non_proxied_udp",
         "--disable-quic",
         "--disable-blink-features=WebTransport",

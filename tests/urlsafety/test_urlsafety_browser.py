@@ -409,14 +409,23 @@ def test_a_blocked_https_redirect_fails_as_blocked(tls_server):
     assert guard.blocked_requests == [(f"{INTERNAL_IP}:{port}", str(info.value).removeprefix("Blocked: "))]
 
 
-def test_a_browser_whose_guard_is_bypassed_resolves_no_name(server_pair):
-    """A browser context without the guard (as if its proxy were missing) may not look names up itself."""
+def test_a_page_whose_guard_is_bypassed_resolves_no_name(server_pair):
+    """A browser context without the guard (as if its proxy were lost) may not look names up itself."""
     public, _ = server_pair
-    public.routes["/"] = (200, {"Content-Type": "text/html"}, "<h1>reached</h1>")
     name = socket.gethostname()
     assert PUBLIC_IP in {info[4][0] for info in socket.getaddrinfo(name, public.port)}  # the machine knows it
-    with Browser(CaptureSettings(proxy_server=None, page_load_timeout=10, resources_timeout=2)) as browser:
-        assert browser.capture(f"{public.origin}/", [800])  # direct, by address: the browser works
-        with pytest.raises(TransientCaptureError, match="ERR_NAME_NOT_RESOLVED"):
-            browser.capture(f"http://{name}:{public.port}/", [800])
-    assert public.requests and {host for _, _, host in public.requests} == {f"{PUBLIC_IP}:{public.port}"}
+    with GuardProxy(parse_allow_hosts(f"{PUBLIC_IP}:{public.port}")) as guard:
+        with Browser(CaptureSettings(proxy_server=guard.url)) as browser:
+            devtools = browser._devtools
+            context = devtools.call("Target.createBrowserContext", {"proxyServer": "direct://"})["browserContextId"]
+            for url in (f"http://{name}:{public.port}/by-name", f"{public.origin}/by-address"):
+                devtools.call("Target.createTarget", {"url": url, "browserContextId": context})
+            deadline = time.monotonic() + 10
+            while "/by-address" not in [path for _, path, _ in public.requests] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1)  # as long again for the name, had it resolved
+            devtools.call("Target.disposeBrowserContext", {"browserContextId": context})
+    # The direct context reached the page by the guard's own address (excepted from the rules), not by name.
+    assert "/by-address" in [path for _, path, _ in public.requests]
+    assert {host for _, _, host in public.requests} == {f"{PUBLIC_IP}:{public.port}"}
+    assert guard.blocked_requests == []
