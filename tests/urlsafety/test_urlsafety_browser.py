@@ -25,7 +25,6 @@ from heatmap_app.capture import (
     BrowserPool,
     CaptureSettings,
     PermanentCaptureError,
-    TransientCaptureError,
     capture,
 )
 from heatmap_app.urlsafety import GuardProxy, parse_allow_hosts
