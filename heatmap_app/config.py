@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -10,7 +11,7 @@ from typing import Any
 
 from limits import parse_many
 
-from heatmap_app.urlsafety import parse_allow_hosts
+from heatmap_app.urlsafety import parse_allow_hosts, parse_guard_clients
 
 RATE_LIMIT_SETTINGS = {
     "HEATMAP_CREATE_RATE_LIMIT": "10/minute;40/day",
@@ -58,6 +59,28 @@ def _proxy_count(environ: Mapping[str, str]) -> int:
     return int(value)
 
 
+def _guard_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """Where the URL guard listens, the address the browser is told, and which clients may use it."""
+    bind = env.get("CAPTURE_GUARD_BIND", "").strip() or "127.0.0.1"
+    advertise = env.get("CAPTURE_GUARD_ADVERTISE", "").strip() or bind
+    clients = env.get("CAPTURE_GUARD_CLIENTS", "").strip()
+    try:
+        bind_ip, advertise_ip = ipaddress.ip_address(bind), ipaddress.ip_address(advertise)
+    except ValueError:
+        # An address, not a name: the browser resolves no name, its proxy's included (capture/chrome.py).
+        raise ConfigurationError("CAPTURE_GUARD_BIND and CAPTURE_GUARD_ADVERTISE must be IP addresses.") from None
+    if advertise_ip.is_unspecified:
+        raise ConfigurationError("CAPTURE_GUARD_ADVERTISE: set the address the Grid nodes reach this worker at.")
+    if not bind_ip.is_loopback and not clients:
+        raise ConfigurationError("CAPTURE_GUARD_CLIENTS: a guard listening beyond loopback needs the addresses "
+                                 "of the Grid nodes that may use it.")
+    try:
+        parse_guard_clients(clients)
+    except ValueError as error:
+        raise ConfigurationError(f"CAPTURE_GUARD_CLIENTS: {error}") from error
+    return {"CAPTURE_GUARD_BIND": bind, "CAPTURE_GUARD_ADVERTISE": advertise, "CAPTURE_GUARD_CLIENTS": clients}
+
+
 def _normalise_database_url(url: str) -> str:
     # Heroku-style URLs say postgres:// and psycopg 3 needs its own driver name.
     if url.startswith("postgres://"):
@@ -101,6 +124,7 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         "CHROMEDRIVER_PATH": env.get("CHROMEDRIVER_PATH") or None,
         "SELENIUM_REMOTE_URL": env.get("SELENIUM_REMOTE_URL") or None,
         "CAPTURE_ALLOW_HOSTS": allow_hosts,
+        **_guard_settings(env),
         "CAPTURE_JPEG_QUALITY": int(env.get("CAPTURE_JPEG_QUALITY", "70")),
         "CAPTURE_MAX_HEIGHT": int(env.get("CAPTURE_MAX_HEIGHT", "16000")),
         "CAPTURE_JOB_TIMEOUT": int(env.get("CAPTURE_JOB_TIMEOUT", "600")),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from heatmap_app.capture import BrowserPool, CaptureSettings, Shot
-from heatmap_app.urlsafety import GuardProxy, check_url, parse_allow_hosts
+from heatmap_app.urlsafety import GuardProxy, check_url, parse_allow_hosts, parse_guard_clients
 
 
 def capture_settings(config: Mapping[str, Any]) -> CaptureSettings:
@@ -20,6 +20,16 @@ def capture_settings(config: Mapping[str, Any]) -> CaptureSettings:
         remote_url=config["SELENIUM_REMOTE_URL"],
         jpeg_quality=config["CAPTURE_JPEG_QUALITY"],
         max_height=config["CAPTURE_MAX_HEIGHT"],
+    )
+
+
+def guard_proxy(config: Mapping[str, Any]) -> GuardProxy:
+    """The URL guard as configured: where it listens, what the browser is told, who may use it."""
+    return GuardProxy(
+        parse_allow_hosts(config["CAPTURE_ALLOW_HOSTS"]),
+        bind_host=config["CAPTURE_GUARD_BIND"],
+        advertise_host=config["CAPTURE_GUARD_ADVERTISE"],
+        clients=parse_guard_clients(config["CAPTURE_GUARD_CLIENTS"]),
     )
 
 
@@ -36,9 +46,8 @@ class GuardedCapture:
 def guarded_capture(config: Mapping[str, Any], url: str) -> Iterator[GuardedCapture]:
     """One capture with a browser of its own: check `url` (UnsafeURLError if refused), then run the guard
     proxy for as long as the capture lasts."""
-    allow_hosts = parse_allow_hosts(config["CAPTURE_ALLOW_HOSTS"])
-    checked_url = check_url(url, allow_hosts)
-    with GuardProxy(allow_hosts) as guard:
+    checked_url = check_url(url, parse_allow_hosts(config["CAPTURE_ALLOW_HOSTS"]))
+    with guard_proxy(config) as guard:
         yield GuardedCapture(checked_url, replace(capture_settings(config), proxy_server=guard.url), guard.blocked_reason)
 
 
@@ -51,7 +60,7 @@ class WarmCapturer:
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self._allow_hosts = parse_allow_hosts(config["CAPTURE_ALLOW_HOSTS"])
-        self._guard = GuardProxy(self._allow_hosts)
+        self._guard = guard_proxy(config)
         self._guard.start()
         self._pool = BrowserPool(
             replace(capture_settings(config), proxy_server=self._guard.url),

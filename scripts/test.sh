@@ -4,6 +4,7 @@
 source "$(dirname "$0")/bootstrap.sh"
 cd "$ROOT"
 install_system_packages
+install_selenium_grid
 install_python_packages requirements-dev.txt
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/13}"
 trap stop_started_redis EXIT

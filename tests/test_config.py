@@ -70,6 +70,26 @@ def test_a_malformed_allow_list_stops_the_app_at_start(tmp_path: Path) -> None:
     assert allowed["CAPTURE_ALLOW_HOSTS"] == "127.0.0.1:8000,localhost:5001"
 
 
+def test_the_guard_listens_on_loopback_unless_told_who_may_use_it(tmp_path: Path) -> None:
+    default = config_from_environment(tmp_path, environ={})
+    assert (default["CAPTURE_GUARD_BIND"], default["CAPTURE_GUARD_ADVERTISE"]) == ("127.0.0.1", "127.0.0.1")
+    grid = config_from_environment(tmp_path, environ={
+        "CAPTURE_GUARD_BIND": "0.0.0.0", "CAPTURE_GUARD_ADVERTISE": "10.0.0.5", "CAPTURE_GUARD_CLIENTS": "10.0.1.0/28",
+    })
+    assert (grid["CAPTURE_GUARD_BIND"], grid["CAPTURE_GUARD_ADVERTISE"]) == ("0.0.0.0", "10.0.0.5")
+    assert grid["CAPTURE_GUARD_CLIENTS"] == "10.0.1.0/28"
+
+    refused = {
+        "beyond loopback needs": {"CAPTURE_GUARD_BIND": "0.0.0.0", "CAPTURE_GUARD_ADVERTISE": "10.0.0.5"},
+        "must be IP addresses": {"CAPTURE_GUARD_ADVERTISE": "worker.example"},
+        "reach this worker at": {"CAPTURE_GUARD_BIND": "0.0.0.0", "CAPTURE_GUARD_CLIENTS": "10.0.1.7"},
+        "CAPTURE_GUARD_CLIENTS: ": {"CAPTURE_GUARD_CLIENTS": "10.0.1.7/24"},  # host bits set: a typo, not a network
+    }
+    for message, environ in refused.items():
+        with pytest.raises(ConfigurationError, match=message):
+            config_from_environment(tmp_path, environ=environ)
+
+
 def test_rate_limits_and_the_proxy_count_have_defaults(tmp_path: Path) -> None:
     config = config_from_environment(tmp_path, environ={})
 

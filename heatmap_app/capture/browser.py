@@ -248,7 +248,9 @@ class Browser:
     def _start_driver(self) -> webdriver.Remote:
         refusing_host, refusing_port = self._refusing_proxy.getsockname()
         refusing_proxy = f"http://{refusing_host}:{refusing_port}"
-        options = chrome_options(refusing_proxy, command_timeout=self.settings.command_timeout)
+        options = chrome_options(
+            refusing_proxy, self.settings.proxy_server, command_timeout=self.settings.command_timeout
+        )
         if self.settings.remote_url:
             return self._connect(self.settings.remote_url, options)
 
@@ -412,6 +414,10 @@ class Browser:
             # Not asking the browser where it is: a navigation still pending answers no command.
             self._raise_if_blocked(explain_navigation_failure, url)
             if state is not None and state["failed"]:
+                if explain_navigation_failure:
+                    # A failed load is pending no more: where it got to explains an https redirect the guard
+                    # could only refuse, not see.
+                    self._raise_if_blocked(explain_navigation_failure, *self._page_moved_to(url))
                 self._raise_load_failure(url, state["errorCode"] or "network error")
             raise TransientCaptureError(f"The page did not answer within {settings.page_load_timeout:g} seconds")
         status = state["status"]

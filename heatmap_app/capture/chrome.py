@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from selenium import webdriver
 
@@ -71,16 +72,27 @@ PROFILE_PREFIX = "heatmap-chrome-"
 PROXY_BYPASS_LIST = "<-loopback>"
 
 
-def network_arguments(default_proxy: str) -> list[str]:
+def host_resolver_rules(*proxies: str) -> str:
+    """Chrome resolves no host but its proxies': through a proxy it never needs to (the proxy resolves), and a
+    page whose proxy is missing or bypassed fails closed instead of having its hosts looked up. The rules
+    match address literals too, so the proxies' own hosts are the exceptions."""
+    hosts = sorted({urlsplit(proxy).hostname or "" for proxy in proxies} - {""})
+    return ", ".join(["MAP * ~NOTFOUND", *(f"EXCLUDE {host}" for host in hosts)])
+
+
+def network_arguments(default_proxy: str, page_proxy: str | None) -> list[str]:
     """The switches that keep the browser's traffic inside the proxies it is given: the one place they are defined.
 
     `default_proxy` serves the browser's own traffic and its start tab, which no page runs in; every
-    page load gets a browser context of its own, with its own proxy (see context_proxy).
+    page load gets a browser context of its own, with its own proxy, `page_proxy` (see context_proxy); without
+    one (the engine's own tests) pages load directly and resolve names as any browser does.
     """
+    guarded = [f"--host-resolver-rules={host_resolver_rules(default_proxy, page_proxy)}"] if page_proxy else []
     return [
         f"--proxy-server={default_proxy}",
         # Chrome bypasses proxies for loopback unless told not to; the URL guard must see it all.
         f"--proxy-bypass-list={PROXY_BYPASS_LIST}",
+        *guarded,
         "--webrtc-ip-handling-policy=disable_non_proxied_udp",
         "--disable-quic",
         "--disable-blink-features=WebTransport",
@@ -93,12 +105,12 @@ def context_proxy(proxy_server: str | None) -> dict[str, str]:
     return {"proxyServer": proxy_server or "direct://", "proxyBypassList": PROXY_BYPASS_LIST}
 
 
-def chrome_options(default_proxy: str, *, command_timeout: float) -> webdriver.ChromeOptions:
+def chrome_options(default_proxy: str, page_proxy: str | None, *, command_timeout: float) -> webdriver.ChromeOptions:
     options = webdriver.ChromeOptions()
     # Our own bounded readiness wait replaces chromedriver's, which answers no command while a
     # navigation is pending.
     options.page_load_strategy = "none"
-    for argument in (*CHROME_ARGUMENTS, *BACKGROUND_TRAFFIC_ARGUMENTS, *network_arguments(default_proxy)):
+    for argument in (*CHROME_ARGUMENTS, *BACKGROUND_TRAFFIC_ARGUMENTS, *network_arguments(default_proxy, page_proxy)):
         options.add_argument(argument)
     options.add_experimental_option("prefs", PREFERENCES)
     options.add_experimental_option("excludeSwitches", list(EXCLUDED_CHROMEDRIVER_SWITCHES))

@@ -3,6 +3,7 @@ the browser guard.
 
 * :func:`check_url` - syntactic and address checks of a submitted URL (resolves, never connects).
 * :func:`parse_allow_hosts` - ``CAPTURE_ALLOW_HOSTS`` ("host:port,host:port") to a frozenset.
+* :func:`parse_guard_clients` - ``CAPTURE_GUARD_CLIENTS`` to the networks that may use the guard.
 * :class:`GuardProxy` - forward proxy that Chrome is pointed at; it checks every request the
   browser makes (redirects, frames, subresources, fetch, beacons, WebSockets) and connects only to
   the address it checked, which defeats DNS rebinding.
@@ -21,6 +22,7 @@ from .core import (
     check_url,
     name_block_reason,
     parse_allow_hosts,
+    parse_guard_clients,
     split_url,
     system_resolver,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "check_url",
     "name_block_reason",
     "parse_allow_hosts",
+    "parse_guard_clients",
     "split_url",
     "system_resolver",
 ]

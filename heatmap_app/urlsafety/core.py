@@ -326,6 +326,16 @@ def parse_allow_hosts(value: str | None) -> frozenset[str]:
 _resolver_pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="urlsafety-dns")
 
 
+def parse_guard_clients(value: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Parse ``CAPTURE_GUARD_CLIENTS`` (``"10.0.0.7,10.0.1.0/28"``): who may use the guard, always with loopback
+    (the worker's own Chrome). ``ValueError`` on an entry that is not an address or network."""
+    networks = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+    for entry in (value or "").split(","):
+        if entry.strip():
+            networks.append(ipaddress.ip_network(entry.strip(), strict=True))
+    return tuple(networks)
+
+
 def _getaddrinfo(host: str, port: int) -> list[str]:
     # The trailing dot makes the name absolute, so the resolver's search domains
     # (e.g. "svc.cluster.local", "google.internal") are never appended.

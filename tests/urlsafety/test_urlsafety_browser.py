@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import ssl
 import struct
+import subprocess
 import threading
 import time
 import uuid
@@ -18,7 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from heatmap_app.capture import Browser, BrowserPool, CaptureSettings, PermanentCaptureError, capture
+from heatmap_app.capture import (
+    Browser,
+    BrowserPool,
+    CaptureSettings,
+    PermanentCaptureError,
+    capture,
+)
 from heatmap_app.urlsafety import GuardProxy, parse_allow_hosts
 from tests.capture.processes import live_processes
 from tests.urlsafety.helpers import INTERNAL_IP, PUBLIC_IP, CountingServer, MapResolver
@@ -360,3 +368,63 @@ def test_the_guard_sees_no_host_but_the_pages_own(server_pair):
     assert set(resolver.calls) == {"public.test", "cdn.test"}
     assert guard.blocked_requests == []
     assert ("GET", "/logo.png", f"cdn.test:{port}") in public.requests
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# https, where the guard sees only CONNECT tunnels, and a browser without its guard.
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An https server on 127.0.0.1 (self-signed for 127.0.0.1 and 127.0.0.2) whose /go redirects to 127.0.0.2."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-keyout", tmp_path / "key.pem", "-out", tmp_path / "cert.pem",
+                    "-addext", "subjectAltName=IP:127.0.0.1,IP:127.0.0.2"], check=True, capture_output=True)
+    server = CountingServer(PUBLIC_IP)
+    server.routes.update({
+        "/": (200, {"Content-Type": "text/html"}, "<h1>over https</h1>"),
+        "/go": (302, {"Location": f"https://{INTERNAL_IP}:{server.port}/secret"}, ""),
+    })
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_blocked_https_redirect_fails_as_blocked(tls_server):
+    port = tls_server.port
+    with GuardProxy(parse_allow_hosts(f"{PUBLIC_IP}:{port}"), resolve=MapResolver({})) as guard:
+        with Browser(CaptureSettings(proxy_server=guard.url, page_load_timeout=10, resources_timeout=2)) as browser:
+            # The test's own certificate; the service's browsers keep checking certificates.
+            browser._devtools.call("Security.setIgnoreCertificateErrors", {"ignore": True})
+            origin = f"https://{PUBLIC_IP}:{port}"
+            assert browser.capture(f"{origin}/", [800], explain_navigation_failure=guard.blocked_reason)
+            with pytest.raises(PermanentCaptureError) as info:
+                browser.capture(f"{origin}/go", [800], explain_navigation_failure=guard.blocked_reason)
+    # The guard saw only a tunnel to 127.0.0.1 and then one to 127.0.0.2, which it refused.
+    assert str(info.value) == f"Blocked: The address {INTERNAL_IP} is loopback and cannot be captured."
+    assert guard.blocked_requests == [(f"{INTERNAL_IP}:{port}", str(info.value).removeprefix("Blocked: "))]
+
+
+def test_a_page_whose_guard_is_bypassed_resolves_no_name(server_pair):
+    """A browser context without the guard (as if its proxy were lost) may not look names up itself."""
+    public, _ = server_pair
+    name = socket.gethostname()
+    assert PUBLIC_IP in {info[4][0] for info in socket.getaddrinfo(name, public.port)}  # the machine knows it
+    with GuardProxy(parse_allow_hosts(f"{PUBLIC_IP}:{public.port}")) as guard:
+        with Browser(CaptureSettings(proxy_server=guard.url)) as browser:
+            devtools = browser._devtools
+            context = devtools.call("Target.createBrowserContext", {"proxyServer": "direct://"})["browserContextId"]
+            for url in (f"http://{name}:{public.port}/by-name", f"{public.origin}/by-address"):
+                devtools.call("Target.createTarget", {"url": url, "browserContextId": context})
+            deadline = time.monotonic() + 10
+            while "/by-address" not in [path for _, path, _ in public.requests] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1)  # as long again for the name, had it resolved
+            devtools.call("Target.disposeBrowserContext", {"browserContextId": context})
+    # The direct context reached the page by the guard's own address (excepted from the rules), not by name.
+    assert "/by-address" in [path for _, path, _ in public.requests]
+    assert {host for _, _, host in public.requests} == {f"{PUBLIC_IP}:{public.port}"}
+    assert guard.blocked_requests == []

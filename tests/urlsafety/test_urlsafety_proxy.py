@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import os
 import socket
 import time
@@ -341,3 +342,35 @@ def test_stop_closes_everything(server_pair):
     s.close()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1)
+
+
+def test_a_client_that_is_not_a_capture_browser_is_refused(server_pair, caplog):
+    public, _ = server_pair
+    nodes_only = [ipaddress.ip_network("10.9.9.0/24")]  # this test's client comes from 127.0.0.1
+    with GuardProxy(parse_allow_hosts(f"{PUBLIC_IP}:{public.port}"), clients=nodes_only) as guard:
+        r, data = get(guard, f"{public.origin}/")
+        s, head = connect(guard, f"{PUBLIC_IP}:{public.port}")
+        s.close()
+    assert r.status == 403 and data == b"Only the service's capture browsers may use this proxy.\n"
+    assert head.startswith(b"HTTP/1.1 403")
+    assert public.requests == [] and public.connections == 0
+    assert sum("not a capture browser" in m for m in caplog.messages) == 2
+
+
+def test_every_refusal_is_logged(env, caplog):
+    guard, public, internal, _ = env
+    get(guard, f"{internal.origin}/secret")
+    connect(guard, "internal.test:443")[0].close()
+    assert [m for m in caplog.messages if m.startswith("URL guard refused")] == [
+        f"URL guard refused {internal.origin}/secret: The address {INTERNAL_IP} is loopback and cannot be captured.",
+        "URL guard refused internal.test:443: The host internal.test does not resolve to a public address, "
+        "so it cannot be captured.",
+    ]
+
+
+def test_the_guard_listens_where_it_is_told_and_announces_its_advertised_address():
+    with GuardProxy(bind_host="127.0.0.3", advertise_host="192.0.2.10") as guard:
+        assert guard.url == f"http://192.0.2.10:{guard.port}"
+        socket.create_connection(("127.0.0.3", guard.port), timeout=2).close()
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", guard.port), timeout=2)
