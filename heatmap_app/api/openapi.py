@@ -7,18 +7,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from heatmap_app.heatmaps import (
-    DEFAULT_LIMIT,
-    DEFAULT_WIDTHS,
-    LIST_ORDERS,
-    MAX_INTEGER,
-    MAX_LIMIT,
-    MAX_NAME_LENGTH,
-    MAX_URL_LENGTH,
-    MAX_WIDTH,
-    MAX_WIDTHS,
-    MIN_WIDTH,
-)
+from heatmap_app import heatmap_schemas as saved
+from heatmap_app.heatmap_schemas import MAX_INTEGER
 from heatmap_app.interactions.schemas import (
     HeatmapEventsQuery,
     HeatmapEventsResponse,
@@ -27,7 +17,6 @@ from heatmap_app.interactions.schemas import (
     OverlayQuery,
     ScrollDepthResponse,
 )
-from heatmap_app.models import HEATMAP_STATUSES, HEATMAP_TYPES
 
 PROJECT_PREFIXES = ("/api/projects/{project_id}", "/api/environments/{project_id}")
 
@@ -72,15 +61,20 @@ def openapi30(schema: Any) -> Any:
         else:
             converted["anyOf"] = rest
         converted["nullable"] = True
+    if converted.get("default", ...) is None and not converted.get("nullable"):
+        del converted["default"]  # "not sent" (a PATCH field), which no value of the type means
     return converted
 
 
-def openapi_components(*models: type[BaseModel]) -> dict[str, Any]:
+def openapi_components(*responses: type[BaseModel], requests: tuple[type[BaseModel], ...] = ()) -> dict[str, Any]:
     """Component schemas for the models and every model they refer to, named after the classes.
 
     Request bodies are described as validated, responses as serialized: give each model once.
     """
-    _, document = models_json_schema([(model, "serialization") for model in models], ref_template=COMPONENT_REF)
+    _, document = models_json_schema(
+        [(model, "serialization") for model in responses] + [(model, "validation") for model in requests],
+        ref_template=COMPONENT_REF,
+    )
     return {name: openapi30(schema) for name, schema in document.get("$defs", {}).items()}
 
 
@@ -118,40 +112,9 @@ THROTTLED = {
     }
 }
 
-WIDTHS = {
-    "type": "array",
-    "items": {"type": "integer", "minimum": MIN_WIDTH, "maximum": MAX_WIDTH},
-    "minItems": 1,
-    "maxItems": MAX_WIDTHS,
-    "description": "Viewport widths in CSS pixels; duplicates are dropped and the list is kept sorted.",
-}
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["type", "code", "detail", "attr"],
-        "properties": {
-            "type": {"type": "string"},
-            "code": {"type": "string"},
-            "detail": {"type": "string"},
-            "attr": _nullable({"type": "string"}),
-        },
-    },
-    "UserBasic": {
-        "type": "object",
-        "required": ["id", "uuid", "distinct_id", "first_name", "last_name", "email"],
-        "properties": {
-            "id": {"type": "integer"},
-            "uuid": {"type": "string", "format": "uuid"},
-            "distinct_id": _nullable({"type": "string"}),
-            "first_name": {"type": "string"},
-            "last_name": {"type": "string"},
-            "email": {"type": "string", "format": "email"},
-            "is_email_verified": _nullable({"type": "boolean"}),
-            "hedgehog_config": _nullable({"type": "object"}),
-            "role_at_organization": _nullable({"type": "string"}),
-        },
-    },
+SCHEMAS: dict[str, Any] = openapi_components(
+    saved.Error, saved.PaginatedSavedHeatmapList, requests=(saved.SavedHeatmapCreate, saved.PatchedSavedHeatmap)
+) | {
     "Project": {
         "type": "object",
         "required": ["id", "uuid", "name", "organization", "api_token"],
@@ -179,70 +142,6 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
         ]
-    },
-    "HeatmapSnapshot": {
-        "type": "object",
-        "required": ["width", "has_content"],
-        "properties": {"width": {"type": "integer"}, "has_content": {"type": "boolean"}},
-    },
-    "SavedHeatmap": {
-        "type": "object",
-        "required": [
-            "id", "short_id", "name", "url", "data_url", "target_widths", "type", "status", "has_content",
-            "snapshots", "deleted", "block_consent_modals", "created_by", "created_at", "updated_at", "exception",
-        ],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "short_id": {"type": "string"},
-            "name": _nullable({"type": "string", "maxLength": MAX_NAME_LENGTH}),
-            "url": {"type": "string", "maxLength": MAX_URL_LENGTH},
-            "data_url": _nullable({"type": "string", "maxLength": MAX_URL_LENGTH}),
-            "target_widths": {"type": "array", "items": {"type": "integer"}},
-            "type": {"type": "string", "enum": list(HEATMAP_TYPES)},
-            "status": {"type": "string", "enum": list(HEATMAP_STATUSES)},
-            "has_content": {"type": "boolean"},
-            "snapshots": {"type": "array", "items": _ref("HeatmapSnapshot"), "description": "Sorted by width."},
-            "deleted": {"type": "boolean"},
-            "block_consent_modals": {"type": "boolean"},
-            "created_by": _nullable(_ref("UserBasic")),
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-            "exception": _nullable({"type": "string"}),
-        },
-    },
-    "PaginatedSavedHeatmapList": {
-        "type": "object",
-        "required": ["count", "next", "previous", "results"],
-        "properties": {
-            "count": {"type": "integer", "minimum": 0},
-            "next": _nullable({"type": "string"}),
-            "previous": _nullable({"type": "string"}),
-            "results": {"type": "array", "items": _ref("SavedHeatmap")},
-        },
-    },
-    "SavedHeatmapCreate": {
-        "type": "object",
-        "required": ["url"],
-        "properties": {
-            "url": {"type": "string", "maxLength": MAX_URL_LENGTH, "description": "http(s) page to capture."},
-            "name": _nullable({"type": "string", "maxLength": MAX_NAME_LENGTH}),
-            "data_url": _nullable({"type": "string", "maxLength": MAX_URL_LENGTH, "description": "Defaults to url."}),
-            "widths": {**WIDTHS, "default": DEFAULT_WIDTHS},
-            "type": {"type": "string", "enum": list(HEATMAP_TYPES), "default": "screenshot"},
-            "block_consent_modals": {"type": "boolean", "default": False},
-        },
-    },
-    "PatchedSavedHeatmap": {
-        "type": "object",
-        "description": "A change of url, widths or block_consent_modals regenerates a screenshot heatmap.",
-        "properties": {
-            "name": _nullable({"type": "string", "maxLength": MAX_NAME_LENGTH}),
-            "url": {"type": "string", "maxLength": MAX_URL_LENGTH},
-            "data_url": _nullable({"type": "string", "maxLength": MAX_URL_LENGTH}),
-            "widths": WIDTHS,
-            "block_consent_modals": {"type": "boolean"},
-            "deleted": {"type": "boolean", "description": "true soft-deletes the heatmap."},
-        },
     },
 }
 
@@ -278,23 +177,13 @@ def _project_paths(tag: str) -> dict[str, Any]:
             **extra,
         }
 
-    orders = [order for column in LIST_ORDERS for order in (column, f"-{column}")]
     return {
         "/saved/": {
             "parameters": [PROJECT_ID],
             "get": operation(
                 "saved_list", "List saved heatmaps (not deleted).", READ,
                 {"200": _json(_ref("PaginatedSavedHeatmapList"), "One page of heatmaps."), **ERRORS},
-                parameters=[
-                    _query("type", {"type": "string", "enum": list(HEATMAP_TYPES)}, "Only this type."),
-                    _query("status", {"type": "string", "enum": list(HEATMAP_STATUSES)}, "Only this status."),
-                    _query("search", {"type": "string"}, "Case-insensitive substring of the url or the name."),
-                    _query("created_by", {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER}, "Only heatmaps this user id created."),
-                    _query("order", {"type": "string", "enum": orders, "default": "-updated_at"}, "Sort order."),
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                                     "default": DEFAULT_LIMIT}, "Page size."),
-                    _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER, "default": 0}, "Rows to skip."),
-                ],
+                parameters=query_parameters(saved.SavedHeatmapListQuery),
             ),
             "post": operation(
                 "saved_create", "Save a heatmap; a screenshot heatmap starts processing and is captured.", WRITE,

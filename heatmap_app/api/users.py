@@ -9,22 +9,8 @@ from flask import g
 from heatmap_app.accounts import current_project, user_can_reach_project
 from heatmap_app.api import api
 from heatmap_app.api.auth import current_api_user, require_api_key
+from heatmap_app.heatmap_schemas import UserBasic
 from heatmap_app.models import Project, User
-
-
-def serialize_user_basic(user: User) -> dict[str, Any]:
-    """The user as PostHog embeds it in other objects (e.g. a heatmap's `created_by`)."""
-    return {
-        "id": user.id,
-        "uuid": user.uuid,
-        "distinct_id": user.distinct_id,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "email": user.email,
-        "is_email_verified": user.is_email_verified,
-        "hedgehog_config": {},
-        "role_at_organization": user.role_at_organization,
-    }
 
 
 def _serialize_project(project: Project) -> dict[str, Any]:
@@ -44,7 +30,7 @@ def me() -> dict[str, Any]:
     projects = [project for project in user.projects if user_can_reach_project(user, project, g.api_key)]
     current = current_project(user, g.api_key)
     return {
-        **serialize_user_basic(user),
+        **UserBasic.of(user).model_dump(mode="json"),
         "is_staff": user.is_staff,
         "organizations": [{"id": org.id, "name": org.name} for org in user.organizations],
         "organization": {"id": current.organization_id, "name": current.organization.name} if current else None,

@@ -23,7 +23,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from heatmap_app.accounts import KNOWN_SCOPES, MIN_PASSWORD_LENGTH, SCOPE_ALL, SCOPE_READ, SCOPE_WRITE
-from heatmap_app.heatmaps import DEFAULT_WIDTHS
+from heatmap_app.heatmap_schemas import DEFAULT_WIDTHS, MAX_NAME_LENGTH, MAX_SEARCH_LENGTH, MAX_URL_LENGTH
 
 # preset -> (label, widths); "custom" reads the widths field instead.
 WIDTH_PRESETS: dict[str, tuple[str, list[int] | None]] = {
@@ -93,7 +93,7 @@ class HeatmapFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    search = SearchField("Search", validators=[Optional(), Length(max=200)])
+    search = SearchField("Search", validators=[Optional(), Length(max=MAX_SEARCH_LENGTH)])
     status = SelectField(
         "Status", choices=[
             SelectChoice("", "All statuses"), SelectChoice("processing", "Processing"),
@@ -105,9 +105,9 @@ class HeatmapFilterForm(FlaskForm):
 
 
 class HeatmapForm(FlaskForm):
-    url = URLField("Page URL", validators=[DataRequired(message="Enter the address of the page to capture."), Length(max=2000)],
+    url = URLField("Page URL", validators=[DataRequired(message="Enter the address of the page to capture."), Length(max=MAX_URL_LENGTH)],
                    description="A public http(s) page, e.g. https://example.com/pricing")
-    name = StringField("Name", validators=[Optional(), Length(max=400)], description="Shown in the list. Defaults to the URL.")
+    name = StringField("Name", validators=[Optional(), Length(max=MAX_NAME_LENGTH)], description="Shown in the list. Defaults to the URL.")
     preset = RadioField("Widths", choices=[SelectChoice(key, label) for key, (label, _) in WIDTH_PRESETS.items()], default="all")
     widths = StringField("Widths in pixels", validators=[Optional(), Length(max=200)],
                          description="Filled in by the choice above; for Custom, type your own from 100 to 3000, "
@@ -118,5 +118,5 @@ class HeatmapForm(FlaskForm):
 
 
 class RenameForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=400)])
+    name = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=MAX_NAME_LENGTH)])
     submit = SubmitField("Save name")

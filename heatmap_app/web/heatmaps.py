@@ -100,8 +100,8 @@ def heatmap_list() -> str:
     status = filters.status.data if not filters.status.errors else ""
     page = min(parse_id(request.args.get("page", "")) or 1, MAX_PAGE)
     items, count = heatmaps.list_heatmaps(
-        active_project(current_user), search=search or None, status=status or None,
-        limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+        active_project(current_user),
+        {"search": search or None, "status": status or None, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE},
     )
     page_count = max(1, -(-count // PAGE_SIZE))
     return render_template(
