@@ -38,9 +38,9 @@ MAX_SEARCH_LENGTH = 200
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 DEFAULT_ORDER = "-updated_at"
-LIST_ORDERS = ("created_at", "updated_at", "name")
 
-HeatmapType = Literal["screenshot", "iframe"]
+# Only screenshot heatmaps are captured; the others start (and stay) completed.
+HeatmapType = Literal["screenshot", "iframe", "recording"]
 HeatmapStatus = Literal["processing", "completed", "failed"]
 HEATMAP_TYPES: tuple[str, ...] = get_args(HeatmapType)
 HEATMAP_STATUSES: tuple[str, ...] = get_args(HeatmapStatus)
@@ -143,36 +143,46 @@ class PatchedSavedHeatmap(_Body):
     url: PageURL = Field(None)
     data_url: DataURL = None
     widths: Widths = Field(None)
+    type: HeatmapType = Field(None, description="A change to screenshot captures the page.")
     block_consent_modals: StrictBool = Field(None)
-    deleted: StrictBool = Field(None, description="true soft-deletes the heatmap.")
+    deleted: StrictBool = Field(None, description="true soft-deletes the heatmap, false restores it.")
 
 
 def _known_order(order: str) -> str:
-    if order.removeprefix("-") not in LIST_ORDERS:
-        raise ValueError(f"order must be one of: {', '.join(LIST_ORDERS)}, each optionally with '-'.")
+    if order.removeprefix("-") not in ORDER_FIELDS:
+        raise ValueError(f"order must be a field of the heatmap ({', '.join(ORDER_FIELDS)}), optionally with '-'.")
     return order
+
+
+def _clamped(low: int, high: int) -> Any:
+    """PostHog's paging: a limit or offset out of range is brought into it, not refused."""
+    return AfterValidator(lambda value: max(low, min(value, high)))
 
 
 Order = Annotated[
     str,
     AfterValidator(_known_order),
-    WithJsonSchema({"type": "string", "enum": [order for name in LIST_ORDERS for order in (name, f"-{name}")]}),
+    WithJsonSchema({"type": "string", "pattern": "^-?[a-z_]+$",
+                    "description": "A field of the heatmap, e.g. name or -created_at; '-' sorts descending."}),
 ]
 
 
 class SavedHeatmapListQuery(BaseModel):
-    """GET saved/ (query-string values; an empty one counts as absent), and the UI's list."""
+    """GET saved/ (query-string values; an empty one counts as absent), and the UI's list.
+
+    A type or status that no heatmap can have matches nothing, as in PostHog.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
-    type: HeatmapType | None = Field(None, description="Only this type.")
-    status: HeatmapStatus | None = Field(None, description="Only this status.")
+    type: str | None = Field(None, description="Only this type: screenshot, iframe or recording.")
+    status: str | None = Field(None, description="Only this status: processing, completed or failed.")
     search: str | None = Field(None, description="Case-insensitive substring of the url or the name.")
     created_by: int | None = Field(None, ge=1, le=MAX_INTEGER, description="Only heatmaps this user id created.")
     order: Order = Field(DEFAULT_ORDER, description="Sort order.")
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size.")
-    offset: int = Field(0, ge=0, le=MAX_INTEGER, description="Rows to skip.")
-
+    limit: Annotated[int, _clamped(1, MAX_LIMIT)] = Field(
+        DEFAULT_LIMIT, description=f"Page size; out of 1–{MAX_LIMIT} it is brought into that range.")
+    offset: Annotated[int, _clamped(0, MAX_INTEGER)] = Field(0, description="Rows to skip; below 0 counts as 0.")
 
 
 # --- responses ------------------------------------------------------------------------------------
@@ -244,6 +254,10 @@ class SavedHeatmap(BaseModel):
             created_by=UserBasic.of(heatmap.created_by) if heatmap.created_by is not None else None,
             created_at=heatmap.created_at, updated_at=heatmap.updated_at, exception=heatmap.exception,
         )
+
+
+# The fields of a heatmap a list can be ordered by: the stored ones (not has_content, not snapshots).
+ORDER_FIELDS = tuple(name for name in SavedHeatmap.model_fields if name not in ("has_content", "snapshots"))
 
 
 class PaginatedSavedHeatmapList(BaseModel):

@@ -23,7 +23,7 @@ from flask import current_app
 from limits import parse_many
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from redis.exceptions import RedisError
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, String, cast, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from heatmap_app import heatmap_schemas as schemas
@@ -157,7 +157,10 @@ def _visible(project: Project) -> Select[tuple[SavedHeatmap]]:
 
 
 def _order_by(order: str) -> Any:
-    column = getattr(SavedHeatmap, order.removeprefix("-"))
+    name = order.removeprefix("-")
+    column: Any = SavedHeatmap.created_by_id if name == "created_by" else getattr(SavedHeatmap, name)
+    if name == "target_widths":  # JSON has no order on PostgreSQL; its text does
+        column = cast(column, String)
     return column.desc() if order.startswith("-") else column.asc()
 
 
@@ -189,9 +192,11 @@ def list_heatmaps(
     return list(page), total
 
 
-def get_heatmap(project: Project, short_id: str) -> SavedHeatmap:
-    """The project's heatmap with this short_id, re-enqueued first if its capture is stuck; else HeatmapNotFound."""
-    heatmap = db.session.scalar(_visible(project).where(SavedHeatmap.short_id == short_id))
+def get_heatmap(project: Project, short_id: str, *, include_deleted: bool = False) -> SavedHeatmap:
+    """The project's heatmap with this short_id (a soft-deleted one only when asked), re-enqueued first if its
+    capture is stuck; else HeatmapNotFound."""
+    query = select(SavedHeatmap).where(SavedHeatmap.project_id == project.id) if include_deleted else _visible(project)
+    heatmap = db.session.scalar(query.where(SavedHeatmap.short_id == short_id))
     if heatmap is None:
         raise HeatmapNotFound(short_id)
     requeue_if_stuck(heatmap)
@@ -340,23 +345,27 @@ def create_heatmap(
 def update_heatmap(heatmap: SavedHeatmap, data: schemas.PatchedSavedHeatmap | Mapping[str, Any]) -> SavedHeatmap:
     """Apply a partial update; a changed url, widths or block_consent_modals regenerates a screenshot heatmap.
 
-    `deleted: true` soft-deletes. Fields not in PatchedSavedHeatmap (type, status, …) are read-only and ignored.
+    `deleted: true` soft-deletes, `deleted: false` restores. A change of type to screenshot captures it; to
+    another type ends what a capture under way would write. Fields not in PatchedSavedHeatmap (status, …) are
+    read-only and ignored.
     """
     patch = validated(schemas.PatchedSavedHeatmap, data)
     sent = patch.model_fields_set
-    changes: dict[str, Any] = {field: getattr(patch, field) for field in ("name", "data_url", "block_consent_modals")
-                               if field in sent}
+    changes: dict[str, Any] = {field: getattr(patch, field)
+                               for field in ("name", "data_url", "type", "block_consent_modals") if field in sent}
     if "url" in sent:
         changes["url"] = _checked_url(patch.url, heatmap.project_id)
     if "widths" in sent:
         changes["target_widths"] = patch.widths
-    deleting = "deleted" in sent and patch.deleted
+    if "deleted" in sent:
+        changes["deleted"] = patch.deleted
 
     regenerates = any(
         changes.get(field, current) != current
         for field, current in (
             ("url", heatmap.url),
             ("target_widths", heatmap.target_widths),
+            ("type", heatmap.type),
             ("block_consent_modals", heatmap.block_consent_modals),
         )
     )
@@ -364,16 +373,18 @@ def update_heatmap(heatmap: SavedHeatmap, data: schemas.PatchedSavedHeatmap | Ma
         setattr(heatmap, field, value)
     if "data_url" in changes and changes["data_url"] is None:
         heatmap.data_url = heatmap.url
-    if deleting:
-        return delete_heatmap(heatmap)
-    if regenerates and heatmap.type == "screenshot":
+    if regenerates and heatmap.type == "screenshot" and not heatmap.deleted:
         return regenerate_heatmap(heatmap)
+    if heatmap.type != "screenshot" and heatmap.status == "processing":
+        # Nothing to capture any more: a job of the old generation finds a newer one and writes nothing.
+        heatmap.status = "completed"
+        heatmap.capture_generation += 1
     db.session.commit()
     return heatmap
 
 
 def delete_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
-    """Soft delete: the row stays (with its files) but the heatmap is gone from every read."""
+    """Soft delete: the row stays (with its files); only retrieving it by short_id (and restoring it) still works."""
     heatmap.deleted = True
     db.session.commit()
     return heatmap

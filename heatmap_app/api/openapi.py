@@ -100,7 +100,7 @@ ERRORS: dict[str, dict[str, Any]] = {
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
     },
     "403": _json(ERROR, "The key lacks the scope this operation needs."),
-    "404": _json(ERROR, "No such project or heatmap for this key (deleted ones included)."),
+    "404": _json(ERROR, "No such project or heatmap for this key (a deleted one, but to retrieve or restore it)."),
     # Answered by the web server (gunicorn) before the app sees the request, hence not in the JSON error shape.
     "414": {"description": "The request line (path and query string) is longer than the web server accepts.",
             "content": {"text/html": {"schema": {"type": "string"}}}},
@@ -194,11 +194,12 @@ def _project_paths(tag: str) -> dict[str, Any]:
         "/saved/{short_id}/": {
             "parameters": [PROJECT_ID, SHORT_ID],
             "get": operation(
-                "saved_retrieve", "Retrieve one; a capture stuck over 10 minutes is re-enqueued.", READ,
+                "saved_retrieve", "Retrieve one, soft-deleted ones too (deleted: true); a stuck capture is re-enqueued.", READ,
                 {"200": HEATMAP, **ERRORS},
             ),
             "patch": operation(
-                "saved_partial_update", "Update; a change of url, widths or block_consent_modals regenerates.",
+                "saved_partial_update", "Update or restore (deleted: false); a change of url, widths, type or "
+                "block_consent_modals regenerates.",
                 WRITE, {"200": HEATMAP, **ERRORS, **THROTTLED},
                 requestBody=_body("PatchedSavedHeatmap", required=False),
             ),

@@ -85,13 +85,13 @@ def create_saved(project: Project) -> tuple[dict[str, Any], int]:
 @project_route("/saved/<short_id>/", methods=["GET"])
 @require_api_key(READ)
 def retrieve_saved(project: Project, short_id: str) -> dict[str, Any]:
-    return heatmap_json(heatmaps.get_heatmap(project, short_id))
+    return heatmap_json(heatmaps.get_heatmap(project, short_id, include_deleted=True))
 
 
 @project_route("/saved/<short_id>/", methods=["PATCH"])
 @require_api_key(WRITE)
 def update_saved(project: Project, short_id: str) -> dict[str, Any]:
-    heatmap = heatmaps.update_heatmap(heatmaps.get_heatmap(project, short_id), json_body())
+    heatmap = heatmaps.update_heatmap(heatmaps.get_heatmap(project, short_id, include_deleted=True), json_body())
     return heatmap_json(heatmap)
 
 
