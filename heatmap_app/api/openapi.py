@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from heatmap_app import account_schemas as accounts
 from heatmap_app import heatmap_schemas as saved
 from heatmap_app.heatmap_schemas import MAX_INTEGER
 from heatmap_app.interactions.schemas import (
@@ -114,36 +115,12 @@ THROTTLED = {
 
 SCHEMAS: dict[str, Any] = openapi_components(
     saved.Error, saved.PaginatedSavedHeatmapList, requests=(saved.SavedHeatmapCreate, saved.PatchedSavedHeatmap)
-) | {
-    "Project": {
-        "type": "object",
-        "required": ["id", "uuid", "name", "organization", "api_token"],
-        "properties": {
-            "id": {"type": "integer"},
-            "uuid": {"type": "string"},
-            "name": {"type": "string"},
-            "organization": {"type": "string"},
-            "api_token": {"type": "string"},
-        },
-    },
-    "Me": {
-        "allOf": [
-            _ref("UserBasic"),
-            {
-                "type": "object",
-                "required": ["is_staff", "organizations", "organization", "team", "projects", "scopes"],
-                "properties": {
-                    "is_staff": {"type": "boolean"},
-                    "organizations": {"type": "array", "items": {"type": "object"}},
-                    "organization": _nullable({"type": "object"}),
-                    "team": _nullable(_ref("Project")),
-                    "projects": {"type": "array", "items": _ref("Project")},
-                    "scopes": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        ]
-    },
-}
+)
+ACCOUNT_SCHEMAS = openapi_components(
+    accounts.Me, accounts.PersonalAPIKeyInfo, accounts.OrganizationList, accounts.OrganizationDetail,
+    accounts.ProjectList, accounts.MemberList, accounts.InviteList,
+    requests=(accounts.NamedBody, accounts.MemberUpdate, accounts.InviteCreate),
+)
 
 PROJECT_ID = {
     "name": "project_id",
@@ -294,18 +271,114 @@ def _interaction_paths(tag: str) -> dict[str, Any]:
     }
 
 
-def build_openapi() -> dict[str, Any]:
+def _account_operation(operation_id: str, summary: str, tag: str, model: str | None, *, status: str = "200",
+                       body: str | None = None, security: list[Any] | None = None) -> dict[str, Any]:
+    answer = _json(_ref(model), summary) if model else {"description": summary}
+    operation = {"operationId": operation_id, "summary": summary, "tags": [tag],
+                 "security": security or [{"PersonalAPIKey": []}], "responses": {status: answer, **ERRORS}}
+    if body:
+        operation["requestBody"] = _body(body)
+    return operation
+
+
+def _scope(name: str) -> list[Any]:
+    return [{"PersonalAPIKey": [name]}]
+
+
+ORGANIZATION_ID = {"name": "organization_id", "in": "path", "required": True, "schema": {"type": "string"},
+                   "description": "An organization id, or `@current` for the current project's."}
+PROJECT_WRITE, ORGANIZATION_WRITE, MEMBER_WRITE = (_scope("project:write"), _scope("organization:write"),
+                                                   _scope("organization_member:write"))
+
+
+def _account_paths() -> dict[str, Any]:
+    """Reads need any valid key and show what it reaches; writes need the scope named and an admin's role."""
+    org = "/api/organizations/{organization_id}"
+    member = {"name": "user_uuid", "in": "path", "required": True, "schema": {"type": "string"}}
+    invite = {"name": "invite_id", "in": "path", "required": True, "schema": {"type": "string"}}
     paths: dict[str, Any] = {
-        "/api/users/@me/": {
-            "get": {
-                "operationId": "users_me_retrieve",
-                "summary": "The key's own user, its organizations and the projects the key reaches.",
-                "tags": ["users"],
-                "security": [{"PersonalAPIKey": []}],
-                "responses": {"200": _json(_ref("Me"), "The user."), "401": ERRORS["401"]},
-            }
-        }
+        "/api/users/@me/": {"get": _account_operation(
+            "users_me_retrieve", "The key's own user, its organizations and the projects the key reaches.", "users",
+            "Me")},
+        "/api/personal_api_keys/@current/": {"get": _account_operation(
+            "personal_api_keys_current_retrieve", "The calling key: label, mask, scopes and scoped projects or "
+            "organizations.", "personal_api_keys", "PersonalAPIKeyInfo")},
+        "/api/organizations/": {"get": _account_operation(
+            "organizations_list", "The organizations the key reaches.", "organizations", "OrganizationList")},
+        org + "/": {
+            "parameters": [ORGANIZATION_ID],
+            "get": _account_operation("organizations_retrieve", "One organization and its projects the key reaches.",
+                                      "organizations", "OrganizationDetail"),
+            "patch": _account_operation("organizations_partial_update", "Rename (admins).", "organizations",
+                                        "OrganizationDetail", body="NamedBody", security=ORGANIZATION_WRITE),
+        },
+        org + "/projects/": {
+            "parameters": [ORGANIZATION_ID],
+            "get": _account_operation("organizations_projects_list", "The organization's projects the key reaches.",
+                                      "organizations", "ProjectList"),
+            "post": _account_operation("organizations_projects_create", "Create a project (admins).", "organizations",
+                                       "ProjectBasic", status="201", body="NamedBody", security=PROJECT_WRITE),
+        },
+        org + "/members/": {
+            "parameters": [ORGANIZATION_ID],
+            "get": _account_operation("organizations_members_list", "Members and their levels (1 member, 8 admin).",
+                                      "organizations", "MemberList"),
+        },
+        org + "/members/{user_uuid}/": {
+            "parameters": [ORGANIZATION_ID, member],
+            "patch": _account_operation("organizations_members_partial_update", "Change a member's level (admins; "
+                                        "never the last admin's).", "organizations", "Member", body="MemberUpdate",
+                                        security=MEMBER_WRITE),
+            "delete": _account_operation("organizations_members_destroy", "Remove a member (admins), or leave; never "
+                                         "the last admin. Their sessions end and keys stop reaching the "
+                                         "organization at once.", "organizations", None, status="204",
+                                         security=MEMBER_WRITE),
+        },
+        org + "/invites/": {
+            "parameters": [ORGANIZATION_ID],
+            "get": _account_operation("organizations_invites_list", "Pending invitations (their links are never shown "
+                                      "again).", "organizations", "InviteList"),
+            "post": _account_operation("organizations_invites_create", "Invite by email (admins): the answer holds the "
+                                       "link, once; mailed too when SMTP is set.", "organizations", "Invite",
+                                       status="201", body="InviteCreate", security=MEMBER_WRITE),
+        },
+        org + "/invites/{invite_id}/": {
+            "parameters": [ORGANIZATION_ID, invite],
+            "delete": _account_operation("organizations_invites_destroy", "Revoke an invitation (admins).",
+                                         "organizations", None, status="204", security=MEMBER_WRITE),
+        },
+        "/api/projects/": {
+            "get": _account_operation("projects_list", "The projects the key reaches.", "projects", "ProjectList"),
+            "post": _account_operation("projects_create", "Create a project in the current project's organization "
+                                       "(admins).", "projects", "ProjectBasic", status="201", body="NamedBody",
+                                       security=PROJECT_WRITE),
+        },
+        "/api/environments/": {
+            "get": _account_operation("environments_list", "The projects the key reaches.", "environments",
+                                      "ProjectList"),
+        },
     }
+    for prefix in PROJECT_PREFIXES:
+        tag = prefix.split("/")[2]
+        paths[prefix + "/"] = {
+            "parameters": [PROJECT_ID],
+            "get": _account_operation(f"{tag}_retrieve", "One project.", tag, "ProjectBasic"),
+            "patch": _account_operation(f"{tag}_partial_update", "Rename (admins).", tag, "ProjectBasic",
+                                        body="NamedBody", security=PROJECT_WRITE),
+            "delete": _account_operation(f"{tag}_destroy", "Soft delete (admins); an organization keeps one project.",
+                                         tag, None, status="204", security=PROJECT_WRITE),
+        }
+        paths[prefix + "/reset_token/"] = {
+            "parameters": [PROJECT_ID],
+            "patch": _account_operation(f"{tag}_reset_token_partial_update", "A new public phc_ token (admins); the "
+                                        "old one is refused from now on.", tag, "ProjectBasic",
+                                        security=PROJECT_WRITE),
+        }
+    return paths
+
+
+def build_openapi() -> dict[str, Any]:
+    paths = _account_paths()
     for prefix in PROJECT_PREFIXES:
         tag = prefix.split("/")[2]
         for path, item in {**_project_paths(tag), **_interaction_paths(tag)}.items():
@@ -320,7 +393,7 @@ def build_openapi() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **INTERACTION_SCHEMAS},
+            "schemas": {**SCHEMAS, **ACCOUNT_SCHEMAS, **INTERACTION_SCHEMAS},
             "securitySchemes": {
                 "PersonalAPIKey": {"type": "http", "scheme": "bearer", "description": "A personal API key (phx_…)."}
             },

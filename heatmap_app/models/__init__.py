@@ -1,7 +1,14 @@
 """The data model: accounts (users, organizations, projects, API keys), saved heatmaps, and the heatmap data."""
 
 from heatmap_app.models import sqlite  # noqa: F401  (WAL mode for every SQLite connection)
-from heatmap_app.models.accounts import Organization, OrganizationMembership, PersonalAPIKey, Project, User
+from heatmap_app.models.accounts import (
+    Organization,
+    OrganizationInvite,
+    OrganizationMembership,
+    PersonalAPIKey,
+    Project,
+    User,
+)
 from heatmap_app.models.heatmaps import HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.interactions import (
     InteractionDailyCount,
@@ -19,6 +26,7 @@ __all__ = [
     "InteractionPage",
     "InteractionPoint",
     "Organization",
+    "OrganizationInvite",
     "OrganizationMembership",
     "PersonalAPIKey",
     "Project",
