@@ -96,10 +96,11 @@ def heatmap_input(form: HeatmapForm) -> dict[str, Any]:
 def heatmap_list() -> str:
     filters = HeatmapFilterForm(formdata=request.args)
     filters.validate()
-    search = (filters.search.data or "").strip() if not filters.search.errors else ""
+    search = (filters.search.data or "").strip()
     status = filters.status.data if not filters.status.errors else ""
     page = min(parse_id(request.args.get("page", "")) or 1, MAX_PAGE)
-    items, count = heatmaps.list_heatmaps(
+    # A search that is too long lists nothing and says so beside the box, rather than quietly listing everything.
+    items, count = ([], 0) if filters.search.errors else heatmaps.list_heatmaps(
         active_project(current_user),
         {"search": search or None, "status": status or None, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE},
     )
@@ -139,7 +140,7 @@ def heatmap_new() -> Response | tuple[str, int, dict[str, str]]:
             form.form_errors.append(str(error))
             headers["Retry-After"] = str(error.retry_after)
         else:
-            flash("Saved. The screenshots are being captured; they appear here as each width is ready.", "success")
+            flash("Saved. The screenshots are being captured; they appear here as each width is ready.", "progress")
             return redirect(url_for("web.heatmap_detail", short_id=heatmap.short_id))
     status = 200 if request.method == "GET" else (429 if headers else 400)
     return render_template("heatmaps/new.html", form=form, presets=WIDTH_PRESETS), status, headers
@@ -204,7 +205,7 @@ def heatmap_regenerate(short_id: str) -> Response:
         heatmaps.regenerate_heatmap(heatmap)
     except heatmaps.HeatmapInputError as error:
         abort(400, error.message)
-    flash("Capturing again. The current screenshots stay until each width is replaced.", "success")
+    flash("Capturing again. The current screenshots stay until each width is replaced.", "progress")
     return redirect(url_for("web.heatmap_detail", short_id=short_id, width=request.form.get("width", type=int)))
 
 
