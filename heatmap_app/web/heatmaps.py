@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from heatmap_app import heatmaps, storage
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.base import MAX_INTEGER, parse_id
+from heatmap_app.queue import capture_attempt
 from heatmap_app.web import web
 from heatmap_app.web.forms import WIDTH_PRESETS, HeatmapFilterForm, HeatmapForm, RenameForm
 from heatmap_app.web.projects import active_project
@@ -163,6 +164,7 @@ def _viewer_context(heatmap: SavedHeatmap) -> dict[str, Any]:
         "screenshot_url": image_url("web.heatmap_screenshot", heatmap, snapshot) if snapshot else None,
         "progress": progress,
         "captured_count": sum(item.captured_this_run for item in progress),
+        "attempt": capture_attempt(heatmap.id, heatmap.capture_generation) if heatmap.status == "processing" else None,
     }
 
 
