@@ -12,7 +12,7 @@ ORM classes of the same name are in use (`heatmap_schemas.SavedHeatmap`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -42,10 +42,6 @@ DEFAULT_ORDER = "-updated_at"
 # Only screenshot heatmaps are captured; the others start (and stay) completed.
 HeatmapType = Literal["screenshot", "iframe", "recording"]
 HeatmapStatus = Literal["processing", "completed", "failed"]
-HEATMAP_TYPES: tuple[str, ...] = get_args(HeatmapType)
-HEATMAP_STATUSES: tuple[str, ...] = get_args(HeatmapStatus)
-
-Model = TypeVar("Model", bound=BaseModel)
 
 
 def first_error(error: ValidationError, field: str | None = None) -> tuple[str | None, str]:

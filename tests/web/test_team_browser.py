@@ -95,6 +95,18 @@ def test_the_keys_page_and_the_project_switcher_fit_a_phone(phone: WebDriver, li
     assert phone.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Revoke')]").is_displayed()
 
 
+def test_the_team_page_fits_a_phone(phone: WebDriver, live_server: LiveServer, user: User) -> None:
+    create_user("carol.with.a.long.address@example.com", PASSWORD, join=(user.current_project.organization, MEMBER))
+    teams.invite(user.current_project.organization, user, "someone.invited@example.com")
+    log_in(phone, live_server, user)
+
+    phone.get(live_server.url("/settings/organization"))
+    element(phone, "#members")
+
+    assert overflow(phone) <= 0
+    assert phone.find_element(By.NAME, "target_email").is_displayed()
+
+
 def test_switching_project_on_a_detail_page_lands_on_the_new_projects_list(
     browser: WebDriver, live_server: LiveServer, user: User, make_heatmap: Any
 ) -> None:
