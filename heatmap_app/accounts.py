@@ -28,7 +28,14 @@ API_KEY_RANDOM_BYTES = 35
 SCOPE_READ = "heatmap:read"
 SCOPE_WRITE = "heatmap:write"
 SCOPE_ALL = "*"
-KNOWN_SCOPES = (SCOPE_READ, SCOPE_WRITE, SCOPE_ALL)
+# Reading the key's own user, organizations and projects needs a valid key of any scope; changing them needs
+# these, and an admin's role in the organization.
+SCOPE_PROJECT_WRITE = "project:write"
+SCOPE_ORGANIZATION_WRITE = "organization:write"
+SCOPE_MEMBER_WRITE = "organization_member:write"
+KNOWN_SCOPES = (SCOPE_READ, SCOPE_WRITE, SCOPE_PROJECT_WRITE, SCOPE_ORGANIZATION_WRITE, SCOPE_MEMBER_WRITE, SCOPE_ALL)
+ADMIN = "admin"
+MEMBER = "member"
 LAST_USED_RESOLUTION = timedelta(hours=1)
 MIN_PASSWORD_LENGTH = 8
 
@@ -71,8 +78,10 @@ def create_user(
     first_name: str = "",
     last_name: str = "",
     organization_name: str | None = None,
+    join: tuple[Organization, str] | None = None,
 ) -> User:
-    """Create a user with an organization of their own holding one project. The first user becomes the admin."""
+    """Create a user with an organization of their own holding one project, or as a member of `join`'s
+    organization with its level (an accepted invitation). The first user becomes the install's admin."""
     email = normalise_email(email)
     if "@" not in email or len(email) > 254 or email.startswith("@") or email.endswith("@"):
         raise AccountError("Enter a valid email address.", "email")
@@ -81,12 +90,14 @@ def create_user(
         raise AccountError("An account with this email already exists.", "email")
 
     is_first_user = db.session.scalar(select(func.count(User.id))) == 0
-    organization = Organization(name=(organization_name or f"{first_name or email.split('@')[0]}'s organization")[:200])
-    project = Project(
-        organization=organization,
-        name="Default project",
-        api_token=PROJECT_TOKEN_PREFIX + _random_token(32),
-    )
+    if join is not None:
+        organization, level = join
+        project = organization.live_projects[0]
+    else:
+        organization, level = Organization(
+            name=(organization_name or f"{first_name or email.split('@')[0]}'s organization")[:200]
+        ), ADMIN
+        project = Project(organization=organization, name="Default project", api_token=new_project_token())
     user = User(
         email=email,
         password_hash=generate_password_hash(password),
@@ -97,9 +108,13 @@ def create_user(
         current_project=project,
     )
     db.session.add_all([organization, project, user])
-    db.session.add(OrganizationMembership(organization=organization, user=user, level="owner"))
+    db.session.add(OrganizationMembership(organization=organization, user=user, level=level))
     db.session.commit()
     return user
+
+
+def new_project_token() -> str:
+    return PROJECT_TOKEN_PREFIX + _random_token(32)
 
 
 def _check_new_password(password: str, field: str) -> None:
@@ -169,9 +184,16 @@ def parse_scopes(scopes: Iterable[str]) -> list[str]:
 
 
 def create_api_key(
-    user: User, label: str, scopes: Iterable[str], scoped_projects: Iterable[int] | None = None
+    user: User,
+    label: str,
+    scopes: Iterable[str],
+    scoped_projects: Iterable[int] | None = None,
+    scoped_organizations: Iterable[str] | None = None,
 ) -> tuple[PersonalAPIKey, str]:
-    """Create a key and return it with its raw value, which is never stored and never shown again."""
+    """Create a key and return it with its raw value, which is never stored and never shown again.
+
+    A key scoped to projects reaches only those; one scoped to organizations only their projects.
+    """
     label = label.strip()
     if not label or len(label) > 100:
         raise AccountError("Give the key a label of 1 to 100 characters.", "label")
@@ -181,6 +203,11 @@ def create_api_key(
         reachable = {project.id for project in user.projects}
         if not project_ids or not set(project_ids) <= reachable:
             raise AccountError("A key can only be scoped to projects you belong to.", "scoped_projects")
+    organization_ids = None
+    if scoped_organizations is not None:
+        organization_ids = sorted(set(scoped_organizations))
+        if not organization_ids or not set(organization_ids) <= {org.id for org in user.organizations}:
+            raise AccountError("A key can only be scoped to organizations you belong to.", "scoped_organizations")
     raw_key = API_KEY_PREFIX + _random_token(API_KEY_RANDOM_BYTES)
     key = PersonalAPIKey(
         user=user,
@@ -189,6 +216,7 @@ def create_api_key(
         secure_value=hash_api_key(raw_key),
         scopes=parse_scopes(scopes),
         scoped_projects=project_ids,
+        scoped_organizations=organization_ids,
     )
     db.session.add(key)
     db.session.commit()
@@ -225,8 +253,22 @@ def key_has_scope(key: PersonalAPIKey, scope: str) -> bool:
     return scope == SCOPE_READ and SCOPE_WRITE in granted
 
 
+def key_reaches_organization(key: PersonalAPIKey | None, organization_id: str) -> bool:
+    """Whether the key's scope allows this organization as a whole (a project-scoped key: never)."""
+    if key is None:
+        return True
+    if key.scoped_projects is not None:
+        return False
+    return key.scoped_organizations is None or organization_id in key.scoped_organizations
+
+
 def user_can_reach_project(user: User, project: Project, key: PersonalAPIKey | None = None) -> bool:
+    """A live project of one of the user's organizations, within the key's scope (projects or organizations)."""
+    if project.deleted:
+        return False
     if key is not None and key.scoped_projects is not None and project.id not in key.scoped_projects:
+        return False
+    if key is not None and key.scoped_organizations is not None and project.organization_id not in key.scoped_organizations:
         return False
     return any(membership.organization_id == project.organization_id for membership in user.memberships)
 

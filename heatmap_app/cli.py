@@ -9,7 +9,8 @@ from flask import Flask, current_app
 
 from heatmap_app.accounts import AccountError, create_api_key, create_user, find_user_by_email
 from heatmap_app.capture import CaptureError, capture_to_directory
-from heatmap_app.heatmaps import DEFAULT_WIDTHS, HeatmapInputError, clean_widths
+from heatmap_app.heatmap_schemas import DEFAULT_WIDTHS
+from heatmap_app.heatmaps import HeatmapInputError, clean_widths
 from heatmap_app.interactions.retention import purge_expired
 from heatmap_app.queue import CAPTURE_QUEUE
 from heatmap_app.screenshots import guarded_capture

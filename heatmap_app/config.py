@@ -151,6 +151,14 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         "HEATMAP_DATA_RETENTION_DAYS": int(env.get("HEATMAP_DATA_RETENTION_DAYS", "90")),
         "HEATMAP_POINTS_RETENTION_DAYS": int(env.get("HEATMAP_POINTS_RETENTION_DAYS", "30")),
         "HEATMAP_INGEST_RATE_LIMIT": env.get("HEATMAP_INGEST_RATE_LIMIT", "200/second"),
+        # Invitations: a link works once, for this many hours; it is mailed too when SMTP_HOST is set.
+        "INVITE_VALIDITY_HOURS": int(env.get("INVITE_VALIDITY_HOURS", "72")),
+        "SMTP_HOST": env.get("SMTP_HOST") or None,
+        "SMTP_PORT": int(env.get("SMTP_PORT", "587")),
+        "SMTP_USERNAME": env.get("SMTP_USERNAME") or None,
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
+        "SMTP_STARTTLS": _flag(env, "SMTP_STARTTLS", True),
+        "SMTP_FROM": env.get("SMTP_FROM") or "heatmaps@localhost",
     }
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
 from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
+
+from heatmap_app.heatmap_schemas import Error
 
 # PostHog's error "type" for each status family.
 ERROR_TYPES = {
@@ -64,13 +64,11 @@ class BadInput(Exception):
 def api_error_response(
     status: int, detail: str, *, code: str, attr: str | None = None, headers: dict[str, str] | None = None
 ) -> Response:
-    body: dict[str, Any] = {
-        "type": ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request"),
-        "code": code,
-        "detail": detail,
-        "attr": attr,
-    }
-    response = jsonify(body)
+    body = Error(
+        type=ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request"),
+        code=code, detail=detail, attr=attr,
+    )
+    response = jsonify(body.model_dump())
     response.status_code = status
     response.headers.update(headers or {})
     return response

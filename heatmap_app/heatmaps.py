@@ -1,7 +1,8 @@
 """The saved-heatmap service: the API and the web UI both call these functions, never the models directly.
 
-Input arrives as a mapping with the API's field names (`url`, `name`, `data_url`, `widths`, `type`,
-`block_consent_modals`, and for updates `deleted`). Bad input raises HeatmapInputError naming the field;
+Input arrives as a mapping with the API's field names, or as the model already validated, and is
+validated through the typed contract in heatmap_app.heatmap_schemas (SavedHeatmapCreate,
+PatchedSavedHeatmap, SavedHeatmapListQuery). Bad input raises HeatmapInputError naming the field;
 an unknown, deleted or other project's heatmap raises HeatmapNotFound; a user over the create limit
 raises CreateRateLimited, and a project over its limit of refused URLs raises RefusedURLsRateLimited.
 A write that needs Redis (create, regenerate, a change that regenerates) asks it before writing anything,
@@ -16,40 +17,33 @@ import string
 import time
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from limits import parse_many
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from redis.exceptions import RedisError
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, String, cast, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from heatmap_app import heatmap_schemas as schemas
 from heatmap_app import storage
 from heatmap_app.extensions import db, limiter
-from heatmap_app.models import HEATMAP_STATUSES, HEATMAP_TYPES, HeatmapSnapshot, Project, SavedHeatmap, User
-from heatmap_app.models.base import MAX_INTEGER, utcnow
+from heatmap_app.models import HeatmapSnapshot, Project, SavedHeatmap, User
+from heatmap_app.models.base import utcnow
 from heatmap_app.queue import capture_is_alive, enqueue_capture, require_redis
 from heatmap_app.urlsafety import UnsafeURLError, check_url, parse_allow_hosts
 
-DEFAULT_WIDTHS = [320, 375, 425, 768, 1024, 1440, 1920]
-MIN_WIDTH = 100
-MAX_WIDTH = 3000
-MAX_WIDTHS = 16
-MAX_NAME_LENGTH = 400
-MAX_URL_LENGTH = 2000
 SHORT_ID_LENGTH = 8
 SHORT_ID_ALPHABET = string.ascii_letters + string.digits
 # A capture queued this recently may still be on its way into the queue; after that, no live job means stuck.
 STUCK_AFTER = timedelta(minutes=1)
 REQUEUE_BATCH = 100  # stuck heatmaps one sweep of the reaper re-enqueues at most
-LIST_ORDERS = ("created_at", "updated_at", "name")
-DEFAULT_ORDER = "-updated_at"
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 500
-# A change of one of these makes the existing screenshots wrong, so it regenerates.
-CAPTURE_FIELDS = ("url", "widths", "block_consent_modals")
 CREATE_LIMIT_SCOPE = "heatmap-create"
 REFUSED_URL_LIMIT_SCOPE = "heatmap-refused-url"
+WIDTHS: TypeAdapter[list[int]] = TypeAdapter(schemas.Widths)
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class HeatmapInputError(ValueError):
@@ -88,19 +82,27 @@ class RefusedURLsRateLimited(CreateRateLimited):
 # --- validation -----------------------------------------------------------------------------------
 
 
-def _clean_url(value: Any, project_id: int) -> str:
+def validated(model: type[Model], data: Any) -> Model:
+    """`data` (a mapping with the API's field names) as `model`, or HeatmapInputError naming the first bad field."""
+    if isinstance(data, model):
+        return data
+    if not isinstance(data, Mapping):
+        raise HeatmapInputError(None, "The body must be a JSON object.")
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as error:
+        raise HeatmapInputError(*schemas.first_error(error)) from None
+
+
+def _checked_url(url: str, project_id: int) -> str:
     """The URL if it may be captured; a refusal counts against the project's limit of refused URLs.
 
     Each refusal answers a question about the operator's network (does this name resolve inside?), so
     past the limit the answer is a 429 without the reason.
     """
-    if not isinstance(value, str) or not value.strip():
-        raise HeatmapInputError("url", "Enter the URL of the page to capture.")
-    if len(value.strip()) > MAX_URL_LENGTH:
-        raise HeatmapInputError("url", f"The URL is longer than {MAX_URL_LENGTH} characters.")
     allow_hosts = parse_allow_hosts(current_app.config["CAPTURE_ALLOW_HOSTS"])
     try:
-        return check_url(value, allow_hosts)
+        return check_url(url, allow_hosts)
     except UnsafeURLError as error:
         retry_after = _count_against_limit("HEATMAP_REFUSED_URL_RATE_LIMIT", REFUSED_URL_LIMIT_SCOPE, str(project_id))
         if retry_after is not None:
@@ -108,59 +110,12 @@ def _clean_url(value: Any, project_id: int) -> str:
         raise HeatmapInputError("url", str(error)) from None
 
 
-def _clean_data_url(value: Any) -> str | None:
-    # data_url is matched against collected events, never opened by the server, so it is not SSRF-checked.
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise HeatmapInputError("data_url", "data_url must be a string.")
-    if len(value) > MAX_URL_LENGTH:
-        raise HeatmapInputError("data_url", f"data_url is longer than {MAX_URL_LENGTH} characters.")
-    return value.strip() or None
-
-
-def _clean_name(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise HeatmapInputError("name", "The name must be a string.")
-    if len(value) > MAX_NAME_LENGTH:
-        raise HeatmapInputError("name", f"The name is longer than {MAX_NAME_LENGTH} characters.")
-    return value.strip() or None
-
-
 def clean_widths(value: Any) -> list[int]:
     """Widths as a sorted list without duplicates, each MIN_WIDTH–MAX_WIDTH, at most MAX_WIDTHS of them."""
-    if not isinstance(value, list | tuple):
-        raise HeatmapInputError("widths", "widths must be a list of integers.")
-    if any(isinstance(width, bool) or not isinstance(width, int) for width in value):
-        raise HeatmapInputError("widths", "Every width must be an integer.")
-    if any(not MIN_WIDTH <= width <= MAX_WIDTH for width in value):
-        raise HeatmapInputError("widths", f"Every width must be between {MIN_WIDTH} and {MAX_WIDTH} pixels.")
-    widths = sorted(set(value))
-    if not widths:
-        raise HeatmapInputError("widths", "Give at least one width.")
-    if len(widths) > MAX_WIDTHS:
-        raise HeatmapInputError("widths", f"Give at most {MAX_WIDTHS} different widths.")
-    return widths
-
-
-def _clean_type(value: Any) -> str:
-    if value not in HEATMAP_TYPES:
-        raise HeatmapInputError("type", f"type must be one of: {', '.join(HEATMAP_TYPES)}.")
-    return str(value)
-
-
-def _clean_bool(field: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise HeatmapInputError(field, f"{field} must be true or false.")
-    return value
-
-
-def _require_mapping(data: Any) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise HeatmapInputError(None, "The body must be a JSON object.")
-    return data
+    try:
+        return WIDTHS.validate_python(value, strict=True)
+    except ValidationError as error:
+        raise HeatmapInputError(*schemas.first_error(error, "widths")) from None
 
 
 # --- rate limit -----------------------------------------------------------------------------------
@@ -202,62 +157,46 @@ def _visible(project: Project) -> Select[tuple[SavedHeatmap]]:
 
 
 def _order_by(order: str) -> Any:
-    column_name = order.removeprefix("-")
-    if column_name not in LIST_ORDERS:
-        raise HeatmapInputError("order", f"order must be one of: {', '.join(LIST_ORDERS)}, each optionally with '-'.")
-    column = getattr(SavedHeatmap, column_name)
+    name = order.removeprefix("-")
+    column: Any = SavedHeatmap.created_by_id if name == "created_by" else getattr(SavedHeatmap, name)
+    if name == "target_widths":  # JSON has no order on PostgreSQL; its text does
+        column = cast(column, String)
     return column.desc() if order.startswith("-") else column.asc()
 
 
 def list_heatmaps(
-    project: Project,
-    *,
-    type: str | None = None,
-    status: str | None = None,
-    search: str | None = None,
-    created_by: int | None = None,
-    order: str = DEFAULT_ORDER,
-    limit: int = DEFAULT_LIMIT,
-    offset: int = 0,
+    project: Project, query: schemas.SavedHeatmapListQuery | Mapping[str, Any]
 ) -> tuple[list[SavedHeatmap], int]:
     """One page of the project's heatmaps (created_by and snapshots loaded) and the total that match."""
-    if type is not None and type not in HEATMAP_TYPES:
-        raise HeatmapInputError("type", f"type must be one of: {', '.join(HEATMAP_TYPES)}.")
-    if status is not None and status not in HEATMAP_STATUSES:
-        raise HeatmapInputError("status", f"status must be one of: {', '.join(HEATMAP_STATUSES)}.")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise HeatmapInputError("limit", f"limit must be between 1 and {MAX_LIMIT}.")
-    if not 0 <= offset <= MAX_INTEGER:
-        raise HeatmapInputError("offset", f"offset must be between 0 and {MAX_INTEGER}.")
-    if created_by is not None and not 1 <= created_by <= MAX_INTEGER:
-        raise HeatmapInputError("created_by", "created_by must be a user id.")
-    ordering = _order_by(order)
-
-    query = _visible(project)
-    if type is not None:
-        query = query.where(SavedHeatmap.type == type)
-    if status is not None:
-        query = query.where(SavedHeatmap.status == status)
-    if created_by is not None:
-        query = query.where(SavedHeatmap.created_by_id == created_by)
-    if search:
-        query = query.where(
-            or_(SavedHeatmap.url.icontains(search, autoescape=True), SavedHeatmap.name.icontains(search, autoescape=True))
+    query = validated(schemas.SavedHeatmapListQuery, query)
+    statement = _visible(project)
+    if query.type is not None:
+        statement = statement.where(SavedHeatmap.type == query.type)
+    if query.status is not None:
+        statement = statement.where(SavedHeatmap.status == query.status)
+    if query.created_by is not None:
+        statement = statement.where(SavedHeatmap.created_by_id == query.created_by)
+    if query.search:
+        statement = statement.where(
+            or_(SavedHeatmap.url.icontains(query.search, autoescape=True),
+                SavedHeatmap.name.icontains(query.search, autoescape=True))
         )
 
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     page = db.session.scalars(
-        query.options(selectinload(SavedHeatmap.created_by), selectinload(SavedHeatmap.snapshots))
-        .order_by(ordering, SavedHeatmap.id)
-        .limit(limit)
-        .offset(offset)
+        statement.options(selectinload(SavedHeatmap.created_by), selectinload(SavedHeatmap.snapshots))
+        .order_by(_order_by(query.order), SavedHeatmap.id)
+        .limit(query.limit)
+        .offset(query.offset)
     ).all()
     return list(page), total
 
 
-def get_heatmap(project: Project, short_id: str) -> SavedHeatmap:
-    """The project's heatmap with this short_id, re-enqueued first if its capture is stuck; else HeatmapNotFound."""
-    heatmap = db.session.scalar(_visible(project).where(SavedHeatmap.short_id == short_id))
+def get_heatmap(project: Project, short_id: str, *, include_deleted: bool = False) -> SavedHeatmap:
+    """The project's heatmap with this short_id (a soft-deleted one only when asked), re-enqueued first if its
+    capture is stuck; else HeatmapNotFound."""
+    query = select(SavedHeatmap).where(SavedHeatmap.project_id == project.id) if include_deleted else _visible(project)
+    heatmap = db.session.scalar(query.where(SavedHeatmap.short_id == short_id))
     if heatmap is None:
         raise HeatmapNotFound(short_id)
     requeue_if_stuck(heatmap)
@@ -370,24 +309,25 @@ def _new_short_id(project: Project) -> str:
             return short_id
 
 
-def create_heatmap(project: Project, user: User, data: Mapping[str, Any]) -> SavedHeatmap:
+def create_heatmap(
+    project: Project, user: User, data: schemas.SavedHeatmapCreate | Mapping[str, Any]
+) -> SavedHeatmap:
     """Validate `data`, count it against the user's create limit, save it, and enqueue a screenshot capture.
 
     Only valid input is counted against the create limit: it protects the capture workers, and a
-    rejected request costs them nothing. Refused URLs count against a limit of their own (_clean_url).
+    rejected request costs them nothing. Refused URLs count against a limit of their own (_checked_url).
     """
-    data = _require_mapping(data)
-    url = _clean_url(data.get("url"), project.id)
-    heatmap_type = _clean_type(data.get("type", "screenshot"))
+    fields = validated(schemas.SavedHeatmapCreate, data)
+    url = _checked_url(fields.url, project.id)
     heatmap = SavedHeatmap(
         project_id=project.id,
         short_id="",
-        name=_clean_name(data.get("name")),
+        name=fields.name,
         url=url,
-        data_url=_clean_data_url(data.get("data_url")) or url,
-        target_widths=clean_widths(data["widths"]) if data.get("widths") is not None else list(DEFAULT_WIDTHS),
-        type=heatmap_type,
-        block_consent_modals=_clean_bool("block_consent_modals", data.get("block_consent_modals", False)),
+        data_url=fields.data_url or url,
+        target_widths=fields.widths,
+        type=fields.type,
+        block_consent_modals=fields.block_consent_modals,
         created_by=user,
         status="completed",
     )
@@ -402,30 +342,30 @@ def create_heatmap(project: Project, user: User, data: Mapping[str, Any]) -> Sav
     return heatmap
 
 
-def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatmap:
+def update_heatmap(heatmap: SavedHeatmap, data: schemas.PatchedSavedHeatmap | Mapping[str, Any]) -> SavedHeatmap:
     """Apply a partial update; a changed url, widths or block_consent_modals regenerates a screenshot heatmap.
 
-    `deleted: true` soft-deletes. Fields not listed here (type, status, …) are read-only and ignored.
+    `deleted: true` soft-deletes, `deleted: false` restores. A change of type to screenshot captures it; to
+    another type ends what a capture under way would write. Fields not in PatchedSavedHeatmap (status, …) are
+    read-only and ignored.
     """
-    data = _require_mapping(data)
-    changes: dict[str, Any] = {}
-    if "name" in data:
-        changes["name"] = _clean_name(data["name"])
-    if "url" in data:
-        changes["url"] = _clean_url(data["url"], heatmap.project_id)
-    if "data_url" in data:
-        changes["data_url"] = _clean_data_url(data["data_url"])
-    if "widths" in data:
-        changes["target_widths"] = clean_widths(data["widths"])
-    if "block_consent_modals" in data:
-        changes["block_consent_modals"] = _clean_bool("block_consent_modals", data["block_consent_modals"])
-    deleting = _clean_bool("deleted", data["deleted"]) if "deleted" in data else False
+    patch = validated(schemas.PatchedSavedHeatmap, data)
+    sent = patch.model_fields_set
+    changes: dict[str, Any] = {field: getattr(patch, field)
+                               for field in ("name", "data_url", "type", "block_consent_modals") if field in sent}
+    if "url" in sent:
+        changes["url"] = _checked_url(patch.url, heatmap.project_id)
+    if "widths" in sent:
+        changes["target_widths"] = patch.widths
+    if "deleted" in sent:
+        changes["deleted"] = patch.deleted
 
     regenerates = any(
         changes.get(field, current) != current
         for field, current in (
             ("url", heatmap.url),
             ("target_widths", heatmap.target_widths),
+            ("type", heatmap.type),
             ("block_consent_modals", heatmap.block_consent_modals),
         )
     )
@@ -433,16 +373,18 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
         setattr(heatmap, field, value)
     if "data_url" in changes and changes["data_url"] is None:
         heatmap.data_url = heatmap.url
-    if deleting:
-        return delete_heatmap(heatmap)
-    if regenerates and heatmap.type == "screenshot":
+    if regenerates and heatmap.type == "screenshot" and not heatmap.deleted:
         return regenerate_heatmap(heatmap)
+    if heatmap.type != "screenshot" and heatmap.status == "processing":
+        # Nothing to capture any more: a job of the old generation finds a newer one and writes nothing.
+        heatmap.status = "completed"
+        heatmap.capture_generation += 1
     db.session.commit()
     return heatmap
 
 
 def delete_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
-    """Soft delete: the row stays (with its files) but the heatmap is gone from every read."""
+    """Soft delete: the row stays (with its files); only retrieving it by short_id (and restoring it) still works."""
     heatmap.deleted = True
     db.session.commit()
     return heatmap

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 
 CAPTURE_QUEUE = "captures"
 JOB_RESULT_TTL = 60 * 60  # seconds a finished job's record is kept
@@ -74,6 +79,31 @@ def enqueue_capture(heatmap_id: str, generation: int) -> Job:
         retry=Retry(max=len(retry_delays), interval=retry_delays) if retry_delays else None,
         description=f"capture heatmap {heatmap_id} (generation {generation})",
     )
+
+
+@dataclass(frozen=True)
+class CaptureAttempt:
+    """Which try of a capture runs or waits (1-based, of `tries`), and when a waiting retry starts."""
+
+    number: int
+    tries: int
+    next_try_in: int | None  # seconds; None while the try runs or waits in the queue
+
+
+def capture_attempt(heatmap_id: str, generation: int) -> CaptureAttempt | None:
+    """The try the generation's job is at, for the UI; None without a job or while Redis does not answer."""
+    try:
+        job = Job.fetch_many([capture_job_id(heatmap_id, generation)], connection=redis_connection())[0]
+        if job is None or job.retries_left is None:
+            return None
+        tries = len(current_app.config["CAPTURE_RETRY_DELAYS"]) + 1
+        next_try_in = None
+        if job.get_status(refresh=False) == JobStatus.SCHEDULED:
+            starts = ScheduledJobRegistry(queue=capture_queue()).get_scheduled_time(job)
+            next_try_in = max(0, math.ceil((starts - datetime.now(UTC)).total_seconds()))
+    except (RedisError, NoSuchJobError):
+        return None
+    return CaptureAttempt(number=max(1, tries - job.retries_left), tries=tries, next_try_in=next_try_in)
 
 
 def capture_lock_key(heatmap_id: str) -> str:

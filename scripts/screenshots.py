@@ -207,6 +207,13 @@ def shoot_every_page(camera: Photographer, app: Flask, site: str) -> None:
     camera.wait_for("#new-key")
     camera.shoot("api-keys-created")
 
+    camera.open("/settings/organization")
+    camera.shoot("team")
+    camera.fill({"target_email": "sam@acme.example"})
+    camera.click("input[type=submit][value='Create invitation']")
+    camera.wait_for("#new-link")
+    camera.shoot("team-invited")
+
     camera.open("/heatmaps/does-not-exist")
     camera.shoot("not-found")
 

@@ -9,7 +9,7 @@ from flask import Response, request
 from heatmap_app import heatmaps, storage
 from heatmap_app.api import project_route
 from heatmap_app.api.auth import require_api_key
-from heatmap_app.api.serializers import serialize_heatmap
+from heatmap_app.api.saved import heatmap_json
 from heatmap_app.errors import APIError
 from heatmap_app.models import HeatmapSnapshot, Project
 from heatmap_app.models.base import MAX_INTEGER, parse_id
@@ -45,5 +45,5 @@ def screenshot_content(project: Project, heatmap_id: str) -> Response | tuple[di
     snapshot = heatmaps.pick_snapshot(heatmap, width)
     if snapshot is None:
         # Also when failed: clients read status and exception from this body to stop polling.
-        return serialize_heatmap(heatmap), 202
+        return heatmap_json(heatmap), 202
     return send_snapshot(snapshot)

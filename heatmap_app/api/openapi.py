@@ -7,18 +7,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from heatmap_app.heatmaps import (
-    DEFAULT_LIMIT,
-    DEFAULT_WIDTHS,
-    LIST_ORDERS,
-    MAX_INTEGER,
-    MAX_LIMIT,
-    MAX_NAME_LENGTH,
-    MAX_URL_LENGTH,
-    MAX_WIDTH,
-    MAX_WIDTHS,
-    MIN_WIDTH,
-)
+from heatmap_app import account_schemas as accounts
+from heatmap_app import heatmap_schemas as saved
+from heatmap_app.heatmap_schemas import MAX_INTEGER
 from heatmap_app.interactions.schemas import (
     HeatmapEventsQuery,
     HeatmapEventsResponse,
@@ -27,7 +18,6 @@ from heatmap_app.interactions.schemas import (
     OverlayQuery,
     ScrollDepthResponse,
 )
-from heatmap_app.models import HEATMAP_STATUSES, HEATMAP_TYPES
 
 PROJECT_PREFIXES = ("/api/projects/{project_id}", "/api/environments/{project_id}")
 
@@ -72,15 +62,20 @@ def openapi30(schema: Any) -> Any:
         else:
             converted["anyOf"] = rest
         converted["nullable"] = True
+    if converted.get("default", ...) is None and not converted.get("nullable"):
+        del converted["default"]  # "not sent" (a PATCH field), which no value of the type means
     return converted
 
 
-def openapi_components(*models: type[BaseModel]) -> dict[str, Any]:
+def openapi_components(*responses: type[BaseModel], requests: tuple[type[BaseModel], ...] = ()) -> dict[str, Any]:
     """Component schemas for the models and every model they refer to, named after the classes.
 
     Request bodies are described as validated, responses as serialized: give each model once.
     """
-    _, document = models_json_schema([(model, "serialization") for model in models], ref_template=COMPONENT_REF)
+    _, document = models_json_schema(
+        [(model, "serialization") for model in responses] + [(model, "validation") for model in requests],
+        ref_template=COMPONENT_REF,
+    )
     return {name: openapi30(schema) for name, schema in document.get("$defs", {}).items()}
 
 
@@ -106,7 +101,7 @@ ERRORS: dict[str, dict[str, Any]] = {
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
     },
     "403": _json(ERROR, "The key lacks the scope this operation needs."),
-    "404": _json(ERROR, "No such project or heatmap for this key (deleted ones included)."),
+    "404": _json(ERROR, "No such project or heatmap for this key (a deleted one, but to retrieve or restore it)."),
     # Answered by the web server (gunicorn) before the app sees the request, hence not in the JSON error shape.
     "414": {"description": "The request line (path and query string) is longer than the web server accepts.",
             "content": {"text/html": {"schema": {"type": "string"}}}},
@@ -118,133 +113,14 @@ THROTTLED = {
     }
 }
 
-WIDTHS = {
-    "type": "array",
-    "items": {"type": "integer", "minimum": MIN_WIDTH, "maximum": MAX_WIDTH},
-    "minItems": 1,
-    "maxItems": MAX_WIDTHS,
-    "description": "Viewport widths in CSS pixels; duplicates are dropped and the list is kept sorted.",
-}
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["type", "code", "detail", "attr"],
-        "properties": {
-            "type": {"type": "string"},
-            "code": {"type": "string"},
-            "detail": {"type": "string"},
-            "attr": _nullable({"type": "string"}),
-        },
-    },
-    "UserBasic": {
-        "type": "object",
-        "required": ["id", "uuid", "distinct_id", "first_name", "last_name", "email"],
-        "properties": {
-            "id": {"type": "integer"},
-            "uuid": {"type": "string", "format": "uuid"},
-            "distinct_id": _nullable({"type": "string"}),
-            "first_name": {"type": "string"},
-            "last_name": {"type": "string"},
-            "email": {"type": "string", "format": "email"},
-            "is_email_verified": _nullable({"type": "boolean"}),
-            "hedgehog_config": _nullable({"type": "object"}),
-            "role_at_organization": _nullable({"type": "string"}),
-        },
-    },
-    "Project": {
-        "type": "object",
-        "required": ["id", "uuid", "name", "organization", "api_token"],
-        "properties": {
-            "id": {"type": "integer"},
-            "uuid": {"type": "string"},
-            "name": {"type": "string"},
-            "organization": {"type": "string"},
-            "api_token": {"type": "string"},
-        },
-    },
-    "Me": {
-        "allOf": [
-            _ref("UserBasic"),
-            {
-                "type": "object",
-                "required": ["is_staff", "organizations", "organization", "team", "projects", "scopes"],
-                "properties": {
-                    "is_staff": {"type": "boolean"},
-                    "organizations": {"type": "array", "items": {"type": "object"}},
-                    "organization": _nullable({"type": "object"}),
-                    "team": _nullable(_ref("Project")),
-                    "projects": {"type": "array", "items": _ref("Project")},
-                    "scopes": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        ]
-    },
-    "HeatmapSnapshot": {
-        "type": "object",
-        "required": ["width", "has_content"],
-        "properties": {"width": {"type": "integer"}, "has_content": {"type": "boolean"}},
-    },
-    "SavedHeatmap": {
-        "type": "object",
-        "required": [
-            "id", "short_id", "name", "url", "data_url", "target_widths", "type", "status", "has_content",
-            "snapshots", "deleted", "block_consent_modals", "created_by", "created_at", "updated_at", "exception",
-        ],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "short_id": {"type": "string"},
-            "name": _nullable({"type": "string", "maxLength": MAX_NAME_LENGTH}),
-            "url": {"type": "string", "maxLength": MAX_URL_LENGTH},
-            "data_url": _nullable({"type": "string", "maxLength": MAX_URL_LENGTH}),
-            "target_widths": {"type": "array", "items": {"type": "integer"}},
-            "type": {"type": "string", "enum": list(HEATMAP_TYPES)},
-            "status": {"type": "string", "enum": list(HEATMAP_STATUSES)},
-            "has_content": {"type": "boolean"},
-            "snapshots": {"type": "array", "items": _ref("HeatmapSnapshot"), "description": "Sorted by width."},
-            "deleted": {"type": "boolean"},
-            "block_consent_modals": {"type": "boolean"},
-            "created_by": _nullable(_ref("UserBasic")),
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-            "exception": _nullable({"type": "string"}),
-        },
-    },
-    "PaginatedSavedHeatmapList": {
-        "type": "object",
-        "required": ["count", "next", "previous", "results"],
-        "properties": {
-            "count": {"type": "integer", "minimum": 0},
-            "next": _nullable({"type": "string"}),
-            "previous": _nullable({"type": "string"}),
-            "results": {"type": "array", "items": _ref("SavedHeatmap")},
-        },
-    },
-    "SavedHeatmapCreate": {
-        "type": "object",
-        "required": ["url"],
-        "properties": {
-            "url": {"type": "string", "maxLength": MAX_URL_LENGTH, "description": "http(s) page to capture."},
-            "name": _nullable({"type": "string", "maxLength": MAX_NAME_LENGTH}),
-            "data_url": _nullable({"type": "string", "maxLength": MAX_URL_LENGTH, "description": "Defaults to url."}),
-            "widths": {**WIDTHS, "default": DEFAULT_WIDTHS},
-            "type": {"type": "string", "enum": list(HEATMAP_TYPES), "default": "screenshot"},
-            "block_consent_modals": {"type": "boolean", "default": False},
-        },
-    },
-    "PatchedSavedHeatmap": {
-        "type": "object",
-        "description": "A change of url, widths or block_consent_modals regenerates a screenshot heatmap.",
-        "properties": {
-            "name": _nullable({"type": "string", "maxLength": MAX_NAME_LENGTH}),
-            "url": {"type": "string", "maxLength": MAX_URL_LENGTH},
-            "data_url": _nullable({"type": "string", "maxLength": MAX_URL_LENGTH}),
-            "widths": WIDTHS,
-            "block_consent_modals": {"type": "boolean"},
-            "deleted": {"type": "boolean", "description": "true soft-deletes the heatmap."},
-        },
-    },
-}
+SCHEMAS: dict[str, Any] = openapi_components(
+    saved.Error, saved.PaginatedSavedHeatmapList, requests=(saved.SavedHeatmapCreate, saved.PatchedSavedHeatmap)
+)
+ACCOUNT_SCHEMAS = openapi_components(
+    accounts.Me, accounts.PersonalAPIKeyInfo, accounts.OrganizationList, accounts.OrganizationDetail,
+    accounts.ProjectList, accounts.MemberList, accounts.InviteList,
+    requests=(accounts.NamedBody, accounts.MemberUpdate, accounts.InviteCreate),
+)
 
 PROJECT_ID = {
     "name": "project_id",
@@ -278,23 +154,13 @@ def _project_paths(tag: str) -> dict[str, Any]:
             **extra,
         }
 
-    orders = [order for column in LIST_ORDERS for order in (column, f"-{column}")]
     return {
         "/saved/": {
             "parameters": [PROJECT_ID],
             "get": operation(
                 "saved_list", "List saved heatmaps (not deleted).", READ,
                 {"200": _json(_ref("PaginatedSavedHeatmapList"), "One page of heatmaps."), **ERRORS},
-                parameters=[
-                    _query("type", {"type": "string", "enum": list(HEATMAP_TYPES)}, "Only this type."),
-                    _query("status", {"type": "string", "enum": list(HEATMAP_STATUSES)}, "Only this status."),
-                    _query("search", {"type": "string"}, "Case-insensitive substring of the url or the name."),
-                    _query("created_by", {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER}, "Only heatmaps this user id created."),
-                    _query("order", {"type": "string", "enum": orders, "default": "-updated_at"}, "Sort order."),
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                                     "default": DEFAULT_LIMIT}, "Page size."),
-                    _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER, "default": 0}, "Rows to skip."),
-                ],
+                parameters=query_parameters(saved.SavedHeatmapListQuery),
             ),
             "post": operation(
                 "saved_create", "Save a heatmap; a screenshot heatmap starts processing and is captured.", WRITE,
@@ -305,11 +171,12 @@ def _project_paths(tag: str) -> dict[str, Any]:
         "/saved/{short_id}/": {
             "parameters": [PROJECT_ID, SHORT_ID],
             "get": operation(
-                "saved_retrieve", "Retrieve one; a capture stuck over 10 minutes is re-enqueued.", READ,
+                "saved_retrieve", "Retrieve one, soft-deleted ones too (deleted: true); a stuck capture is re-enqueued.", READ,
                 {"200": HEATMAP, **ERRORS},
             ),
             "patch": operation(
-                "saved_partial_update", "Update; a change of url, widths or block_consent_modals regenerates.",
+                "saved_partial_update", "Update or restore (deleted: false); a change of url, widths, type or "
+                "block_consent_modals regenerates.",
                 WRITE, {"200": HEATMAP, **ERRORS, **THROTTLED},
                 requestBody=_body("PatchedSavedHeatmap", required=False),
             ),
@@ -404,18 +271,114 @@ def _interaction_paths(tag: str) -> dict[str, Any]:
     }
 
 
-def build_openapi() -> dict[str, Any]:
+def _account_operation(operation_id: str, summary: str, tag: str, model: str | None, *, status: str = "200",
+                       body: str | None = None, security: list[Any] | None = None) -> dict[str, Any]:
+    answer = _json(_ref(model), summary) if model else {"description": summary}
+    operation = {"operationId": operation_id, "summary": summary, "tags": [tag],
+                 "security": security or [{"PersonalAPIKey": []}], "responses": {status: answer, **ERRORS}}
+    if body:
+        operation["requestBody"] = _body(body)
+    return operation
+
+
+def _scope(name: str) -> list[Any]:
+    return [{"PersonalAPIKey": [name]}]
+
+
+ORGANIZATION_ID = {"name": "organization_id", "in": "path", "required": True, "schema": {"type": "string"},
+                   "description": "An organization id, or `@current` for the current project's."}
+PROJECT_WRITE, ORGANIZATION_WRITE, MEMBER_WRITE = (_scope("project:write"), _scope("organization:write"),
+                                                   _scope("organization_member:write"))
+
+
+def _account_paths() -> dict[str, Any]:
+    """Reads need any valid key and show what it reaches; writes need the scope named and an admin's role."""
+    org = "/api/organizations/{organization_id}"
+    member = {"name": "user_uuid", "in": "path", "required": True, "schema": {"type": "string"}}
+    invite = {"name": "invite_id", "in": "path", "required": True, "schema": {"type": "string"}}
     paths: dict[str, Any] = {
-        "/api/users/@me/": {
-            "get": {
-                "operationId": "users_me_retrieve",
-                "summary": "The key's own user, its organizations and the projects the key reaches.",
-                "tags": ["users"],
-                "security": [{"PersonalAPIKey": []}],
-                "responses": {"200": _json(_ref("Me"), "The user."), "401": ERRORS["401"]},
-            }
-        }
+        "/api/users/@me/": {"get": _account_operation(
+            "users_me_retrieve", "The key's own user, its organizations and the projects the key reaches.", "users",
+            "Me")},
+        "/api/personal_api_keys/@current/": {"get": _account_operation(
+            "personal_api_keys_current_retrieve", "The calling key: label, mask, scopes and scoped projects or "
+            "organizations.", "personal_api_keys", "PersonalAPIKeyInfo")},
+        "/api/organizations/": {"get": _account_operation(
+            "organizations_list", "The organizations the key reaches.", "organizations", "OrganizationList")},
+        org + "/": {
+            "parameters": [ORGANIZATION_ID],
+            "get": _account_operation("organizations_retrieve", "One organization and its projects the key reaches.",
+                                      "organizations", "OrganizationDetail"),
+            "patch": _account_operation("organizations_partial_update", "Rename (admins).", "organizations",
+                                        "OrganizationDetail", body="NamedBody", security=ORGANIZATION_WRITE),
+        },
+        org + "/projects/": {
+            "parameters": [ORGANIZATION_ID],
+            "get": _account_operation("organizations_projects_list", "The organization's projects the key reaches.",
+                                      "organizations", "ProjectList"),
+            "post": _account_operation("organizations_projects_create", "Create a project (admins).", "organizations",
+                                       "ProjectBasic", status="201", body="NamedBody", security=PROJECT_WRITE),
+        },
+        org + "/members/": {
+            "parameters": [ORGANIZATION_ID],
+            "get": _account_operation("organizations_members_list", "Members and their levels (1 member, 8 admin).",
+                                      "organizations", "MemberList"),
+        },
+        org + "/members/{user_uuid}/": {
+            "parameters": [ORGANIZATION_ID, member],
+            "patch": _account_operation("organizations_members_partial_update", "Change a member's level (admins; "
+                                        "never the last admin's).", "organizations", "Member", body="MemberUpdate",
+                                        security=MEMBER_WRITE),
+            "delete": _account_operation("organizations_members_destroy", "Remove a member (admins), or leave; never "
+                                         "the last admin. Their sessions end and keys stop reaching the "
+                                         "organization at once.", "organizations", None, status="204",
+                                         security=MEMBER_WRITE),
+        },
+        org + "/invites/": {
+            "parameters": [ORGANIZATION_ID],
+            "get": _account_operation("organizations_invites_list", "Pending invitations (their links are never shown "
+                                      "again).", "organizations", "InviteList"),
+            "post": _account_operation("organizations_invites_create", "Invite by email (admins): the answer holds the "
+                                       "link, once; mailed too when SMTP is set.", "organizations", "Invite",
+                                       status="201", body="InviteCreate", security=MEMBER_WRITE),
+        },
+        org + "/invites/{invite_id}/": {
+            "parameters": [ORGANIZATION_ID, invite],
+            "delete": _account_operation("organizations_invites_destroy", "Revoke an invitation (admins).",
+                                         "organizations", None, status="204", security=MEMBER_WRITE),
+        },
+        "/api/projects/": {
+            "get": _account_operation("projects_list", "The projects the key reaches.", "projects", "ProjectList"),
+            "post": _account_operation("projects_create", "Create a project in the current project's organization "
+                                       "(admins).", "projects", "ProjectBasic", status="201", body="NamedBody",
+                                       security=PROJECT_WRITE),
+        },
+        "/api/environments/": {
+            "get": _account_operation("environments_list", "The projects the key reaches.", "environments",
+                                      "ProjectList"),
+        },
     }
+    for prefix in PROJECT_PREFIXES:
+        tag = prefix.split("/")[2]
+        paths[prefix + "/"] = {
+            "parameters": [PROJECT_ID],
+            "get": _account_operation(f"{tag}_retrieve", "One project.", tag, "ProjectBasic"),
+            "patch": _account_operation(f"{tag}_partial_update", "Rename (admins).", tag, "ProjectBasic",
+                                        body="NamedBody", security=PROJECT_WRITE),
+            "delete": _account_operation(f"{tag}_destroy", "Soft delete (admins); an organization keeps one project.",
+                                         tag, None, status="204", security=PROJECT_WRITE),
+        }
+        paths[prefix + "/reset_token/"] = {
+            "parameters": [PROJECT_ID],
+            "patch": _account_operation(f"{tag}_reset_token_partial_update", "A new public phc_ token (admins); the "
+                                        "old one is refused from now on.", tag, "ProjectBasic",
+                                        security=PROJECT_WRITE),
+        }
+    return paths
+
+
+def build_openapi() -> dict[str, Any]:
+    paths = _account_paths()
     for prefix in PROJECT_PREFIXES:
         tag = prefix.split("/")[2]
         for path, item in {**_project_paths(tag), **_interaction_paths(tag)}.items():
@@ -430,7 +393,7 @@ def build_openapi() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **INTERACTION_SCHEMAS},
+            "schemas": {**SCHEMAS, **ACCOUNT_SCHEMAS, **INTERACTION_SCHEMAS},
             "securitySchemes": {
                 "PersonalAPIKey": {"type": "http", "scheme": "bearer", "description": "A personal API key (phx_…)."}
             },

@@ -7,12 +7,12 @@ from urllib.parse import urlencode
 
 from flask import Response, request
 
+from heatmap_app import heatmap_schemas as schemas
 from heatmap_app import heatmaps
 from heatmap_app.api import api, project_route
 from heatmap_app.api.auth import current_api_user, require_api_key
-from heatmap_app.api.serializers import serialize_heatmap
 from heatmap_app.errors import APIError, api_error_response
-from heatmap_app.models import Project
+from heatmap_app.models import Project, SavedHeatmap
 
 READ = "heatmap:read"
 WRITE = "heatmap:write"
@@ -39,6 +39,10 @@ def _throttled(error: heatmaps.CreateRateLimited) -> Response:
     )
 
 
+def heatmap_json(heatmap: SavedHeatmap) -> dict[str, Any]:
+    return schemas.SavedHeatmap.of(heatmap).model_dump(mode="json")
+
+
 def json_body() -> dict[str, Any]:
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
@@ -46,14 +50,9 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def int_arg(name: str, default: int | None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise APIError(400, f"{name} must be an integer.", attr=name) from None
+def query_args() -> dict[str, str]:
+    """The query string's first values, an empty one counting as absent."""
+    return {name: value for name, value in request.args.items() if value != ""}
 
 
 def _page_link(offset: int, limit: int, total: int) -> str | None:
@@ -65,44 +64,35 @@ def _page_link(offset: int, limit: int, total: int) -> str | None:
 @project_route("/saved/", methods=["GET"])
 @require_api_key(READ)
 def list_saved(project: Project) -> dict[str, Any]:
-    limit = int_arg("limit", heatmaps.DEFAULT_LIMIT)
-    offset = int_arg("offset", 0)
-    results, count = heatmaps.list_heatmaps(
-        project,
-        type=request.args.get("type") or None,
-        status=request.args.get("status") or None,
-        search=request.args.get("search") or None,
-        created_by=int_arg("created_by", None),
-        order=request.args.get("order") or heatmaps.DEFAULT_ORDER,
-        limit=limit,
-        offset=offset,
-    )
-    return {
-        "count": count,
-        "next": _page_link(offset + limit, limit, count),
-        "previous": _page_link(max(0, offset - limit), limit, count) if offset > 0 else None,
-        "results": [serialize_heatmap(heatmap) for heatmap in results],
-    }
+    query = heatmaps.validated(schemas.SavedHeatmapListQuery, query_args())
+    results, count = heatmaps.list_heatmaps(project, query)
+    limit, offset = query.limit, query.offset
+    return schemas.PaginatedSavedHeatmapList(
+        count=count,
+        next=_page_link(offset + limit, limit, count),
+        previous=_page_link(max(0, offset - limit), limit, count) if offset > 0 else None,
+        results=[schemas.SavedHeatmap.of(heatmap) for heatmap in results],
+    ).model_dump(mode="json")
 
 
 @project_route("/saved/", methods=["POST"])
 @require_api_key(WRITE)
 def create_saved(project: Project) -> tuple[dict[str, Any], int]:
     heatmap = heatmaps.create_heatmap(project, current_api_user(), json_body())
-    return serialize_heatmap(heatmap), 201
+    return heatmap_json(heatmap), 201
 
 
 @project_route("/saved/<short_id>/", methods=["GET"])
 @require_api_key(READ)
 def retrieve_saved(project: Project, short_id: str) -> dict[str, Any]:
-    return serialize_heatmap(heatmaps.get_heatmap(project, short_id))
+    return heatmap_json(heatmaps.get_heatmap(project, short_id, include_deleted=True))
 
 
 @project_route("/saved/<short_id>/", methods=["PATCH"])
 @require_api_key(WRITE)
 def update_saved(project: Project, short_id: str) -> dict[str, Any]:
-    heatmap = heatmaps.update_heatmap(heatmaps.get_heatmap(project, short_id), json_body())
-    return serialize_heatmap(heatmap)
+    heatmap = heatmaps.update_heatmap(heatmaps.get_heatmap(project, short_id, include_deleted=True), json_body())
+    return heatmap_json(heatmap)
 
 
 @project_route("/saved/<short_id>/", methods=["DELETE"])
@@ -115,4 +105,4 @@ def delete_saved(project: Project, short_id: str) -> Response:
 @project_route("/saved/<short_id>/regenerate/", methods=["POST"])
 @require_api_key(WRITE)
 def regenerate_saved(project: Project, short_id: str) -> dict[str, Any]:
-    return serialize_heatmap(heatmaps.regenerate_heatmap(heatmaps.get_heatmap(project, short_id)))
+    return heatmap_json(heatmaps.regenerate_heatmap(heatmaps.get_heatmap(project, short_id)))

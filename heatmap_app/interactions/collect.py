@@ -128,7 +128,7 @@ def versioned_dead_clicks_bundle(version: str) -> Response:
 def project_for_token(token: str | None) -> Project | None:
     if not token or len(token) > 64:
         return None
-    return db.session.scalar(select(Project).where(Project.api_token == token))
+    return db.session.scalar(select(Project).where(Project.api_token == token, Project.deleted.is_(False)))
 
 
 def project_id_for_token(token: str | None) -> int | None:

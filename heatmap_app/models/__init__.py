@@ -1,8 +1,15 @@
 """The data model: accounts (users, organizations, projects, API keys), saved heatmaps, and the heatmap data."""
 
 from heatmap_app.models import sqlite  # noqa: F401  (WAL mode for every SQLite connection)
-from heatmap_app.models.accounts import Organization, OrganizationMembership, PersonalAPIKey, Project, User
-from heatmap_app.models.heatmaps import HEATMAP_STATUSES, HEATMAP_TYPES, HeatmapSnapshot, SavedHeatmap
+from heatmap_app.models.accounts import (
+    Organization,
+    OrganizationInvite,
+    OrganizationMembership,
+    PersonalAPIKey,
+    Project,
+    User,
+)
+from heatmap_app.models.heatmaps import HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.interactions import (
     InteractionDailyCount,
     InteractionDailyViewport,
@@ -12,8 +19,6 @@ from heatmap_app.models.interactions import (
 )
 
 __all__ = [
-    "HEATMAP_STATUSES",
-    "HEATMAP_TYPES",
     "HeatmapSnapshot",
     "InteractionDailyCount",
     "InteractionDailyViewport",
@@ -21,6 +26,7 @@ __all__ = [
     "InteractionPage",
     "InteractionPoint",
     "Organization",
+    "OrganizationInvite",
     "OrganizationMembership",
     "PersonalAPIKey",
     "Project",

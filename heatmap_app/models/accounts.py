@@ -29,8 +29,14 @@ class Organization(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    memberships: Mapped[list[OrganizationMembership]] = relationship(back_populates="organization")
+    memberships: Mapped[list[OrganizationMembership]] = relationship(
+        back_populates="organization", order_by="OrganizationMembership.id"
+    )
     projects: Mapped[list[Project]] = relationship(back_populates="organization", order_by="Project.id")
+
+    @property
+    def live_projects(self) -> list[Project]:
+        return [project for project in self.projects if not project.deleted]
 
 
 class OrganizationMembership(db.Model):
@@ -40,7 +46,7 @@ class OrganizationMembership(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
-    level: Mapped[str] = mapped_column(String(20), default="member")  # member | admin | owner
+    level: Mapped[str] = mapped_column(String(20), default="member")  # member | admin
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organization: Mapped[Organization] = relationship(back_populates="memberships")
@@ -58,6 +64,8 @@ class Project(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     api_token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Soft delete: its heatmaps and data stay in the database, out of every list and out of reach.
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     organization: Mapped[Organization] = relationship(back_populates="projects")
 
@@ -95,7 +103,7 @@ class User(UserMixin, db.Model):
 
     @property
     def projects(self) -> list[Project]:
-        return [project for organization in self.organizations for project in organization.projects]
+        return [project for organization in self.organizations for project in organization.live_projects]
 
 
 class PersonalAPIKey(db.Model):
@@ -110,7 +118,28 @@ class PersonalAPIKey(db.Model):
     secure_value: Mapped[str] = mapped_column(String(80), unique=True)
     scopes: Mapped[list[str]] = mapped_column(JSON)
     scoped_projects: Mapped[list[int] | None] = mapped_column(JSON)
+    scoped_organizations: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="api_keys")
+
+
+class OrganizationInvite(db.Model):
+    """An invitation to join an organization: its link is shown once; only its sha256 is stored."""
+
+    __tablename__ = "organization_invite"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_uuid)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    target_email: Mapped[str] = mapped_column(String(254))
+    level: Mapped[str] = mapped_column(String(20), default="member")
+    token_hash: Mapped[str] = mapped_column(String(80), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    emailed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    organization: Mapped[Organization] = relationship()
+    created_by: Mapped[User | None] = relationship()

@@ -9,11 +9,9 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from heatmap_app.extensions import db
+from heatmap_app.heatmap_schemas import MAX_NAME_LENGTH, MAX_URL_LENGTH
 from heatmap_app.models.accounts import Project, User
 from heatmap_app.models.base import UTCDateTime, utcnow
-
-HEATMAP_TYPES = ("screenshot", "iframe")
-HEATMAP_STATUSES = ("processing", "completed", "failed")
 
 
 class SavedHeatmap(db.Model):
@@ -23,9 +21,9 @@ class SavedHeatmap(db.Model):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     short_id: Mapped[str] = mapped_column(String(12))
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str | None] = mapped_column(String(400))
-    url: Mapped[str] = mapped_column(String(2000))
-    data_url: Mapped[str | None] = mapped_column(String(2000))
+    name: Mapped[str | None] = mapped_column(String(MAX_NAME_LENGTH))
+    url: Mapped[str] = mapped_column(String(MAX_URL_LENGTH))
+    data_url: Mapped[str | None] = mapped_column(String(MAX_URL_LENGTH))
     target_widths: Mapped[list[int]] = mapped_column(JSON)
     type: Mapped[str] = mapped_column(String(20), default="screenshot")
     status: Mapped[str] = mapped_column(String(20), default="processing", index=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from heatmap_app.models import SavedHeatmap
 from heatmap_app.models.base import utcnow
 from heatmap_app.web import web
 
@@ -21,6 +22,18 @@ def timesince(moment: datetime) -> str:
             count = int(seconds // size)
             return f"{count} {unit}{'s' if count != 1 else ''} ago"
     return "just now"
+
+
+HEADING_URL_LENGTH = 60
+
+
+@web.app_template_filter()
+def heading(heatmap: SavedHeatmap) -> str:
+    """A heatmap's name, or its URL shortened for a heading: the host and the start of the path, with an ellipsis."""
+    if heatmap.name:
+        return heatmap.name
+    url = heatmap.url.removeprefix("https://").removeprefix("http://")
+    return url if len(url) <= HEADING_URL_LENGTH else url[:HEADING_URL_LENGTH - 1] + "…"
 
 
 @web.app_template_filter()

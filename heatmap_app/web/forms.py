@@ -22,8 +22,17 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from heatmap_app.accounts import KNOWN_SCOPES, MIN_PASSWORD_LENGTH, SCOPE_ALL, SCOPE_READ, SCOPE_WRITE
-from heatmap_app.heatmaps import DEFAULT_WIDTHS
+from heatmap_app.accounts import (
+    KNOWN_SCOPES,
+    MIN_PASSWORD_LENGTH,
+    SCOPE_ALL,
+    SCOPE_MEMBER_WRITE,
+    SCOPE_ORGANIZATION_WRITE,
+    SCOPE_PROJECT_WRITE,
+    SCOPE_READ,
+    SCOPE_WRITE,
+)
+from heatmap_app.heatmap_schemas import DEFAULT_WIDTHS, MAX_NAME_LENGTH, MAX_SEARCH_LENGTH, MAX_URL_LENGTH
 
 # preset -> (label, widths); "custom" reads the widths field instead.
 WIDTH_PRESETS: dict[str, tuple[str, list[int] | None]] = {
@@ -37,6 +46,9 @@ WIDTH_PRESETS: dict[str, tuple[str, list[int] | None]] = {
 SCOPE_DESCRIPTIONS = {
     SCOPE_READ: "List saved heatmaps and download their screenshots.",
     SCOPE_WRITE: "Create, change, regenerate and delete saved heatmaps. Includes read.",
+    SCOPE_PROJECT_WRITE: "Create, rename and delete projects, and rotate their tokens (as an admin).",
+    SCOPE_ORGANIZATION_WRITE: "Rename the organization (as an admin).",
+    SCOPE_MEMBER_WRITE: "Invite, promote and remove members (as an admin).",
     SCOPE_ALL: "Everything, including scopes added later.",
 }
 
@@ -93,7 +105,9 @@ class HeatmapFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    search = SearchField("Search", validators=[Optional(), Length(max=200)])
+    search = SearchField("Search", validators=[
+        Optional(), Length(max=MAX_SEARCH_LENGTH, message=f"Search for at most {MAX_SEARCH_LENGTH} characters; "
+                                                              "nothing was searched.")])
     status = SelectField(
         "Status", choices=[
             SelectChoice("", "All statuses"), SelectChoice("processing", "Processing"),
@@ -105,9 +119,9 @@ class HeatmapFilterForm(FlaskForm):
 
 
 class HeatmapForm(FlaskForm):
-    url = URLField("Page URL", validators=[DataRequired(message="Enter the address of the page to capture."), Length(max=2000)],
+    url = URLField("Page URL", validators=[DataRequired(message="Enter the address of the page to capture."), Length(max=MAX_URL_LENGTH)],
                    description="A public http(s) page, e.g. https://example.com/pricing")
-    name = StringField("Name", validators=[Optional(), Length(max=400)], description="Shown in the list. Defaults to the URL.")
+    name = StringField("Name", validators=[Optional(), Length(max=MAX_NAME_LENGTH)], description="Shown in the list. Defaults to the URL.")
     preset = RadioField("Widths", choices=[SelectChoice(key, label) for key, (label, _) in WIDTH_PRESETS.items()], default="all")
     widths = StringField("Widths in pixels", validators=[Optional(), Length(max=200)],
                          description="Filled in by the choice above; for Custom, type your own from 100 to 3000, "
@@ -117,6 +131,29 @@ class HeatmapForm(FlaskForm):
     submit = SubmitField("Capture screenshots")
 
 
+class InviteForm(FlaskForm):
+    target_email = EmailField("Email", validators=[DataRequired(message="Enter the email address to invite."),
+                                                   Email(check_deliverability=False), Length(max=254)])
+    level = SelectField("Role", choices=[SelectChoice("member", "Member"), SelectChoice("admin", "Admin")],
+                        default="member", description="Members work on every project; admins also manage "
+                                                      "projects, members and the organization.")
+    submit = SubmitField("Create invitation")
+
+
+class InvitationSignupForm(FlaskForm):
+    first_name = StringField("First name", validators=[Optional(), Length(max=150)])
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+    )
+    submit = SubmitField("Create account and join")
+
+
+class ProjectNameForm(FlaskForm):
+    name = StringField("Project name", validators=[DataRequired(message="Give the project a name."), Length(max=200)])
+    submit = SubmitField("Save")
+
+
 class RenameForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=400)])
+    name = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=MAX_NAME_LENGTH)])
     submit = SubmitField("Save name")

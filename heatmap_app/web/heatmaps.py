@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from heatmap_app import heatmaps, storage
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.base import MAX_INTEGER, parse_id
+from heatmap_app.queue import capture_attempt
 from heatmap_app.web import web
 from heatmap_app.web.forms import WIDTH_PRESETS, HeatmapFilterForm, HeatmapForm, RenameForm
 from heatmap_app.web.projects import active_project
@@ -96,12 +97,13 @@ def heatmap_input(form: HeatmapForm) -> dict[str, Any]:
 def heatmap_list() -> str:
     filters = HeatmapFilterForm(formdata=request.args)
     filters.validate()
-    search = (filters.search.data or "").strip() if not filters.search.errors else ""
+    search = (filters.search.data or "").strip()
     status = filters.status.data if not filters.status.errors else ""
     page = min(parse_id(request.args.get("page", "")) or 1, MAX_PAGE)
-    items, count = heatmaps.list_heatmaps(
-        active_project(current_user), search=search or None, status=status or None,
-        limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+    # A search that is too long lists nothing and says so beside the box, rather than quietly listing everything.
+    items, count = ([], 0) if filters.search.errors else heatmaps.list_heatmaps(
+        active_project(current_user),
+        {"search": search or None, "status": status or None, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE},
     )
     page_count = max(1, -(-count // PAGE_SIZE))
     return render_template(
@@ -139,7 +141,7 @@ def heatmap_new() -> Response | tuple[str, int, dict[str, str]]:
             form.form_errors.append(str(error))
             headers["Retry-After"] = str(error.retry_after)
         else:
-            flash("Saved. The screenshots are being captured; they appear here as each width is ready.", "success")
+            flash("Saved. The screenshots are being captured; they appear here as each width is ready.", "progress")
             return redirect(url_for("web.heatmap_detail", short_id=heatmap.short_id))
     status = 200 if request.method == "GET" else (429 if headers else 400)
     return render_template("heatmaps/new.html", form=form, presets=WIDTH_PRESETS), status, headers
@@ -162,6 +164,7 @@ def _viewer_context(heatmap: SavedHeatmap) -> dict[str, Any]:
         "screenshot_url": image_url("web.heatmap_screenshot", heatmap, snapshot) if snapshot else None,
         "progress": progress,
         "captured_count": sum(item.captured_this_run for item in progress),
+        "attempt": capture_attempt(heatmap.id, heatmap.capture_generation) if heatmap.status == "processing" else None,
     }
 
 
@@ -204,7 +207,7 @@ def heatmap_regenerate(short_id: str) -> Response:
         heatmaps.regenerate_heatmap(heatmap)
     except heatmaps.HeatmapInputError as error:
         abort(400, error.message)
-    flash("Capturing again. The current screenshots stay until each width is replaced.", "success")
+    flash("Capturing again. The current screenshots stay until each width is replaced.", "progress")
     return redirect(url_for("web.heatmap_detail", short_id=short_id, width=request.form.get("width", type=int)))
 
 

@@ -56,4 +56,11 @@ def switch_project() -> Response:
     project = db.session.get(Project, form.project_id.data)
     accounts.switch_project(current_user, project)
     flash(f"Switched to {project.name}.", "success")
-    return redirect(same_site_path(request.form.get("next"), fallback=url_for("web.heatmap_list")))
+    return redirect(page_in_any_project(same_site_path(request.form.get("next"), fallback=url_for("web.heatmap_list"))))
+
+
+def page_in_any_project(path: str) -> str:
+    """The page to show after a switch: the same one, unless it belongs to one heatmap of the old project (the
+    new project's list instead, not a 404)."""
+    list_path = url_for("web.heatmap_list")
+    return list_path if path.startswith(list_path) and path.split("?")[0] != list_path else path

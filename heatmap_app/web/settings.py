@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from heatmap_app.accounts import AccountError, create_api_key, password_matches, revoke_api_key
 from heatmap_app.models import PersonalAPIKey, User
-from heatmap_app.web import web
+from heatmap_app.web import once, web
 from heatmap_app.web.auth import password_tries_per_account
 from heatmap_app.web.forms import SCOPE_DESCRIPTIONS, APIKeyForm
 from heatmap_app.web.projects import project_choice
@@ -39,14 +39,16 @@ def _render_keys_page(form: APIKeyForm, *, new_key: str | None = None, status: i
 
 @web.get("/settings/api-keys")
 @login_required
-def api_keys() -> tuple[str, int]:
-    return _render_keys_page(_api_key_form(current_user))
+def api_keys() -> tuple[str, int, dict[str, str]]:
+    new_key = once.take(request.args.get("shown"))
+    # The page that shows a new key is kept by no browser or proxy cache.
+    return (*_render_keys_page(_api_key_form(current_user), new_key=new_key), {"Cache-Control": "no-store"})
 
 
 @web.post("/settings/api-keys")
 @login_required
 @password_tries_per_account
-def create_api_key_view() -> tuple[str, int, dict[str, str]] | tuple[str, int]:
+def create_api_key_view() -> Response | tuple[str, int]:
     form = _api_key_form(current_user)
     if not form.validate():
         return _render_keys_page(form, status=400)
@@ -59,9 +61,9 @@ def create_api_key_view() -> tuple[str, int, dict[str, str]] | tuple[str, int]:
     except AccountError as error:
         getattr(form, error.field or "label").errors.append(str(error))
         return _render_keys_page(form, status=400)
-    # The raw key goes into this one response only (never the session, never a cache), so it is shown exactly once.
-    return (*_render_keys_page(_api_key_form(current_user, blank=True), new_key=raw_key, status=201),
-            {"Cache-Control": "no-store"})
+    # Redirect-after-POST, so a reload creates no second key; the raw key waits in Redis for the one page that
+    # shows it (never in the session cookie, never in a cache).
+    return redirect(url_for("web.api_keys", shown=once.stash(raw_key)), code=303)
 
 
 @web.post("/settings/api-keys/<key_id>/revoke")

@@ -37,6 +37,8 @@ function pollLiveRegion(element, delay) {
       pollLiveRegion(replacement, Math.min(delay + 500, POLL_MAX_MS));
     } else {
       announce(replacement.dataset.announce);
+      // "Being captured" is no longer true: the notice goes with the capture.
+      document.querySelectorAll(".flash[data-settles]").forEach((notice) => notice.remove());
     }
   }, delay);
 }
@@ -94,14 +96,25 @@ function widthPresets(form) {
   if (checked && checked.dataset.widths && !widths.value) widths.value = checked.dataset.widths;
 }
 
-// The detail page shows a screenshot at its real size; "Fit to width" scales it into the panel.
+// The detail page fits the screenshot to the panel's width; "Fit to width" toggles to the real size and back.
+// The choice is remembered (in this browser) across width tabs and heatmaps.
+const FIT_CHOICE = "heatmaps.fit-to-width";
+
 function fitToggle(button) {
   const viewport = document.getElementById(button.dataset.fitTarget);
   if (!viewport) return;
+  const show = (fitted) => {
+    viewport.classList.toggle("fit", fitted);
+    button.setAttribute("aria-pressed", String(fitted));
+  };
+  let stored = null;
+  try { stored = window.localStorage.getItem(FIT_CHOICE); } catch (error) { /* storage off: the default */ }
+  show(stored !== "actual");
   button.hidden = false;
   button.addEventListener("click", () => {
-    const fitted = viewport.classList.toggle("fit");
-    button.setAttribute("aria-pressed", String(fitted));
+    const fitted = !viewport.classList.contains("fit");
+    show(fitted);
+    try { window.localStorage.setItem(FIT_CHOICE, fitted ? "fit" : "actual"); } catch (error) { /* not kept */ }
   });
 }
 
@@ -118,8 +131,15 @@ function enhance(root) {
   revealCurrentTab();
 }
 
+// After a refused form, start where the first error is.
+function focusFirstError() {
+  const invalid = document.querySelector("main [aria-invalid=true]");
+  if (invalid) invalid.focus();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   enhance(document);
+  focusFirstError();
   window.addEventListener("resize", revealCurrentTab);
   document.querySelectorAll("[data-live-url]").forEach((element) => pollLiveRegion(element, POLL_FIRST_MS));
   document.querySelectorAll("form[data-confirm]").forEach(confirmBeforeSubmit);

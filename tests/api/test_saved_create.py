@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from heatmap_app import heatmaps
-from heatmap_app.api.users import serialize_user_basic
+from heatmap_app.heatmap_schemas import UserBasic
 from heatmap_app.extensions import db
 from heatmap_app.models import SavedHeatmap
 from tests.api.conftest import PAGE_URL, queued_captures
@@ -37,7 +37,7 @@ def test_creates_a_screenshot_heatmap_with_the_defaults_and_answers_201_with_the
     assert (body["has_content"], body["snapshots"], body["deleted"], body["block_consent_modals"]) == (
         False, [], False, False,
     )
-    assert body["created_by"] == serialize_user_basic(user)
+    assert body["created_by"] == UserBasic.of(user).model_dump(mode="json")
     assert body["created_at"].endswith("Z") and body["updated_at"].endswith("Z")
 
 

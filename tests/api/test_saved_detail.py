@@ -47,13 +47,23 @@ def test_retrieve_answers_under_both_prefixes(client: FlaskClient, read_headers,
     assert response.status_code == 200 and response.get_json()["id"] == heatmap.id
 
 
-def test_deleted_unknown_and_other_projects_heatmaps_are_404(
+def test_a_soft_deleted_heatmap_is_still_retrievable_marked_deleted(
+    client: FlaskClient, read_headers, saved_url, make_heatmap
+) -> None:
+    deleted = make_heatmap(deleted=True, name="Gone")
+
+    response = client.get(saved_url(f"{deleted.short_id}/"), headers=read_headers)
+
+    assert response.status_code == 200
+    assert (response.get_json()["name"], response.get_json()["deleted"]) == ("Gone", True)
+
+
+def test_unknown_and_other_projects_heatmaps_are_404(
     client: FlaskClient, read_headers, saved_url, make_heatmap, other_user
 ) -> None:
-    deleted = make_heatmap(deleted=True)
     theirs = make_heatmap(owner=other_user, in_project=other_user.current_project)
 
-    for short_id in (deleted.short_id, theirs.short_id, "nope1234"):
+    for short_id in (theirs.short_id, "nope1234"):
         response = client.get(saved_url(f"{short_id}/"), headers=read_headers)
         assert response.status_code == 404
         assert response.get_json()["type"] == "invalid_request"
@@ -159,7 +169,43 @@ def test_patching_deleted_true_soft_deletes(client: FlaskClient, write_headers, 
     response = client.patch(saved_url(heatmap.short_id), json={"deleted": True}, headers=write_headers)
 
     assert response.status_code == 200 and response.get_json()["deleted"] is True
-    assert client.get(saved_url(f"{heatmap.short_id}/"), headers=write_headers).status_code == 404
+    assert client.get(saved_url(), headers=write_headers).get_json()["count"] == 0
+
+
+def test_patching_deleted_false_restores(client: FlaskClient, write_headers, saved_url, make_heatmap, capture_queue) -> None:
+    heatmap = make_heatmap(deleted=True, name="Back")
+
+    response = client.patch(saved_url(heatmap.short_id), json={"deleted": False}, headers=write_headers)
+
+    assert response.status_code == 200 and response.get_json()["deleted"] is False
+    assert [item["name"] for item in client.get(saved_url(), headers=write_headers).get_json()["results"]] == ["Back"]
+    assert fresh(heatmap).status == "completed" and queued_captures(capture_queue) == []
+
+
+def test_a_recording_heatmap_is_stored_completed_and_never_captured(
+    client: FlaskClient, write_headers, saved_url, capture_queue
+) -> None:
+    response = client.post(saved_url(), json={"url": PAGE_URL, "type": "recording"}, headers=write_headers)
+
+    assert response.status_code == 201
+    assert (response.get_json()["type"], response.get_json()["status"]) == ("recording", "completed")
+    assert queued_captures(capture_queue) == []
+    regenerate = client.post(saved_url(f"{response.get_json()['short_id']}/regenerate/"), headers=write_headers)
+    assert regenerate.status_code == 400 and regenerate.get_json()["attr"] == "type"
+
+
+def test_changing_the_type_to_screenshot_captures_and_away_from_it_stops(
+    client: FlaskClient, write_headers, saved_url, make_heatmap, capture_queue
+) -> None:
+    heatmap = make_heatmap(type="iframe")
+
+    to_screenshot = client.patch(saved_url(heatmap.short_id), json={"type": "screenshot"}, headers=write_headers)
+    to_recording = client.patch(saved_url(heatmap.short_id), json={"type": "recording"}, headers=write_headers)
+
+    assert to_screenshot.get_json()["status"] == "processing"
+    assert queued_captures(capture_queue) == [("jobs.capture.capture_heatmap", heatmap.id, 2)]
+    assert (to_recording.get_json()["type"], to_recording.get_json()["status"]) == ("recording", "completed")
+    assert fresh(heatmap).capture_generation == 3  # the queued job of generation 2 writes nothing
 
 
 @pytest.mark.parametrize(
@@ -210,7 +256,7 @@ def test_delete_is_soft_and_answers_204(client: FlaskClient, write_headers, save
 
     assert response.status_code == 204 and response.data == b""
     assert fresh(heatmap).deleted is True  # the row stays
-    assert client.get(saved_url(f"{heatmap.short_id}/"), headers=write_headers).status_code == 404
+    assert client.get(saved_url(f"{heatmap.short_id}/"), headers=write_headers).get_json()["deleted"] is True
     assert client.get(saved_url(), headers=write_headers).get_json()["count"] == 0
     assert client.delete(saved_url(f"{heatmap.short_id}/"), headers=write_headers).status_code == 404
 

@@ -96,19 +96,86 @@ def test_orders_by_a_whitelisted_column(
 
 
 @pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        ("url", ["bravo", "charlie", "alpha"]),
+        ("-url", ["alpha", "charlie", "bravo"]),
+        ("status", ["alpha", "bravo", "charlie"]),
+        ("-type", ["charlie", "bravo", "alpha"]),
+        ("target_widths", ["alpha", "bravo", "charlie"]),  # by the list's text: "[1024]" < "[1440]" < "[320]"
+        ("-short_id", ["charlie", "bravo", "alpha"]),
+    ],
+)
+def test_orders_by_any_field_of_the_heatmap(
+    client: FlaskClient, read_headers, saved_url, make_heatmap, order, expected
+) -> None:
+    for name, url, status, kind, widths in [("alpha", "https://93.184.216.34/c", "completed", "iframe", [1024]),
+                                            ("bravo", "https://93.184.216.34/a", "failed", "recording", [1440]),
+                                            ("charlie", "https://93.184.216.34/b", "processing", "screenshot", [320])]:
+        make_heatmap(name=name, url=url, status=status, type=kind, target_widths=widths, short_id=f"{name[0]}0000000")
+
+    response = client.get(saved_url() + f"?order={order}", headers=read_headers)
+
+    assert response.status_code == 200
+    assert names(response) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [("limit=0", 1), ("limit=-5", 1), ("limit=501", 3), ("limit=99999999999999999999999", 3),
+     ("offset=-1", 3), ("offset=13441428104777776665586565120", 0)],
+)
+def test_limit_and_offset_out_of_range_are_clamped_not_refused(
+    client: FlaskClient, read_headers, saved_url, make_heatmap, query, shown
+) -> None:
+    for number in range(3):
+        make_heatmap(name=f"n{number}")
+
+    response = client.get(f"{saved_url()}?{query}", headers=read_headers)
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert len(body["results"]) == shown and body["count"] == 3
+
+
+def test_limit_above_500_answers_500(client: FlaskClient, read_headers, saved_url, project, user) -> None:
+    _insert_heatmaps(project, user, range(501))
+
+    response = client.get(f"{saved_url()}?limit=1000", headers=read_headers)
+
+    assert response.status_code == 200 and len(response.get_json()["results"]) == 500
+
+
+@pytest.mark.parametrize("query", ["type=video", "status=done", "type=SCREENSHOT", "status=" + "x" * 300])
+def test_an_unknown_type_or_status_lists_nothing(
+    client: FlaskClient, read_headers, saved_url, make_heatmap, query
+) -> None:
+    make_heatmap(name="shot")
+
+    response = client.get(f"{saved_url()}?{query}", headers=read_headers)
+
+    assert response.status_code == 200
+    assert response.get_json()["results"] == [] and response.get_json()["count"] == 0
+
+
+def test_recording_heatmaps_are_listed_by_type(client: FlaskClient, read_headers, saved_url, make_heatmap) -> None:
+    make_heatmap(name="shot")
+    make_heatmap(name="replay", type="recording")
+
+    assert names(client.get(saved_url() + "?type=recording", headers=read_headers)) == ["replay"]
+
+
+@pytest.mark.parametrize(
     ("query", "attr"),
     [
-        ("order=url", "order"),
-        ("order=-id", "order"),
+        ("order=nope", "order"),
+        ("order=has_content", "order"),
+        ("order=-snapshots", "order"),
         ("order=name;drop", "order"),
-        ("limit=0", "limit"),
-        ("limit=501", "limit"),
+        ("order=--name", "order"),
         ("limit=ten", "limit"),
-        ("offset=-1", "offset"),
-        ("offset=13441428104777776665586565120", "offset"),
+        ("offset=1.5", "offset"),
         ("created_by=67428576631347531091017728", "created_by"),
-        ("type=video", "type"),
-        ("status=done", "status"),
         ("created_by=ada", "created_by"),
     ],
 )

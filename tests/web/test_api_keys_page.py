@@ -23,11 +23,14 @@ def create_key(client: FlaskClient, auth: AuthActions, **data: Any) -> Any:
 def test_a_new_key_is_shown_once_and_then_only_masked(client: FlaskClient, auth: AuthActions, logged_in: User) -> None:
     response = create_key(client, auth, label="Zapier", scopes=["heatmap:read", "heatmap:write"], scoped_projects="")
 
-    raw_key = re.search(r'id="new-key" value="(phx_\w+)"', response.get_data(as_text=True)).group(1)
+    assert response.status_code == 303  # redirect-after-POST: a reload creates no second key
+    shown = client.get(response.headers["Location"])
+    raw_key = re.search(r'id="new-key" value="(phx_\w+)"', shown.get_data(as_text=True)).group(1)
+    reloaded = client.get(response.headers["Location"]).get_data(as_text=True)
     later = client.get("/settings/api-keys").get_data(as_text=True)
     stored = db.session.scalar(select(PersonalAPIKey))
-    assert response.status_code == 201
-    assert response.headers["Cache-Control"] == "no-store"  # no browser or proxy cache keeps a copy
+    assert shown.headers["Cache-Control"] == "no-store"  # no browser or proxy cache keeps a copy
+    assert raw_key not in reloaded and db.session.query(PersonalAPIKey).count() == 1
     assert stored.scopes == ["heatmap:read", "heatmap:write"] and stored.scoped_projects is None
     assert raw_key not in later
     assert stored.mask_value in later and "Zapier" in later and "Never" in later
