@@ -127,6 +127,14 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         "HEATMAP_DATA_RETENTION_DAYS": int(env.get("HEATMAP_DATA_RETENTION_DAYS", "90")),
         "HEATMAP_POINTS_RETENTION_DAYS": int(env.get("HEATMAP_POINTS_RETENTION_DAYS", "30")),
         "HEATMAP_INGEST_RATE_LIMIT": env.get("HEATMAP_INGEST_RATE_LIMIT", "200/second"),
+        # Capture history: the runs kept per heatmap (older ones go with their screenshots), the share of a page
+        # that must differ from the run before for the heatmap to count as changed, and the seconds before each
+        # new try of a "page changed" webhook whose receiver failed.
+        "HEATMAP_RUNS_KEPT": max(1, int(env.get("HEATMAP_RUNS_KEPT", "10"))),
+        "HEATMAP_CHANGE_THRESHOLD": float(env.get("HEATMAP_CHANGE_THRESHOLD", "0.02")),
+        "CHANGE_WEBHOOK_RETRY_DELAYS": [
+            int(part) for part in env.get("CHANGE_WEBHOOK_RETRY_DELAYS", "30,300,1800").split(",") if part.strip()
+        ],
     }
 
 

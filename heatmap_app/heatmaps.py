@@ -1,7 +1,7 @@
 """The saved-heatmap service: the API and the web UI both call these functions, never the models directly.
 
 Input arrives as a mapping with the API's field names (`url`, `name`, `data_url`, `widths`, `type`,
-`block_consent_modals`, and for updates `deleted`). Bad input raises HeatmapInputError naming the field;
+`block_consent_modals`, `recapture`, `change_webhook_url`, and for updates `deleted`). Bad input raises HeatmapInputError naming the field;
 an unknown, deleted or other project's heatmap raises HeatmapNotFound; a user over the create limit
 raises CreateRateLimited, and a project over its limit of refused URLs raises RefusedURLsRateLimited.
 A write that needs Redis (create, regenerate, a change that regenerates) asks it before writing anything,
@@ -24,9 +24,11 @@ from redis.exceptions import RedisError
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from heatmap_app import storage
 from heatmap_app.extensions import db, limiter
+from heatmap_app.history.runs import start_run
+from heatmap_app.history.schedule import schedule_recapture
 from heatmap_app.models import HEATMAP_STATUSES, HEATMAP_TYPES, HeatmapSnapshot, Project, SavedHeatmap, User
+from heatmap_app.models.heatmaps import RECAPTURE_FREQUENCIES
 from heatmap_app.models.base import MAX_INTEGER, utcnow
 from heatmap_app.queue import capture_is_alive, enqueue_capture, require_redis
 from heatmap_app.urlsafety import UnsafeURLError, check_url, parse_allow_hosts
@@ -143,6 +145,60 @@ def clean_widths(value: Any) -> list[int]:
     if len(widths) > MAX_WIDTHS:
         raise HeatmapInputError("widths", f"Give at most {MAX_WIDTHS} different widths.")
     return widths
+
+
+def _clean_recapture(value: Any) -> tuple[str, int, int]:
+    """`{"frequency": "off"|"daily"|"weekly", "hour": 0-23 (UTC), "weekday": 0-6 (Monday = 0)}`."""
+    if not isinstance(value, Mapping):
+        raise HeatmapInputError("recapture", 'recapture must be an object such as {"frequency": "daily", "hour": 6}.')
+    frequency = value.get("frequency", "off")
+    if frequency not in RECAPTURE_FREQUENCIES:
+        raise HeatmapInputError("recapture", f"recapture.frequency must be one of: {', '.join(RECAPTURE_FREQUENCIES)}.")
+    hour, weekday = value.get("hour", 6), value.get("weekday", 0)
+    if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
+        raise HeatmapInputError("recapture", "recapture.hour must be a whole hour from 0 to 23 (UTC).")
+    if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
+        raise HeatmapInputError("recapture", "recapture.weekday must be from 0 (Monday) to 6 (Sunday).")
+    return str(frequency), hour, weekday
+
+
+def _clean_webhook_url(value: Any) -> str | None:
+    """A URL the change webhook may be sent to, checked now as a capture's is (and again at each sending)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise HeatmapInputError("change_webhook_url", "change_webhook_url must be a string.")
+    if len(value.strip()) > MAX_URL_LENGTH:
+        raise HeatmapInputError("change_webhook_url", f"The URL is longer than {MAX_URL_LENGTH} characters.")
+    try:
+        return check_url(value, parse_allow_hosts(current_app.config["CAPTURE_ALLOW_HOSTS"]))
+    except UnsafeURLError as error:
+        raise HeatmapInputError("change_webhook_url", str(error)) from None
+
+
+def _apply_alerting(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> bool:
+    """Set the schedule and webhook fields present in `data`; whether the schedule changed (so it must be queued
+    anew after the commit)."""
+    if "change_webhook_url" in data:
+        heatmap.change_webhook_url = _clean_webhook_url(data["change_webhook_url"])
+        if heatmap.change_webhook_url and not heatmap.change_webhook_secret:
+            heatmap.change_webhook_secret = secrets.token_hex(32)
+    if "recapture" not in data:
+        return False
+    schedule = _clean_recapture(data["recapture"])
+    if schedule == (heatmap.recapture_frequency, heatmap.recapture_hour, heatmap.recapture_weekday):
+        return False
+    require_redis()
+    heatmap.recapture_frequency, heatmap.recapture_hour, heatmap.recapture_weekday = schedule
+    heatmap.schedule_version = (heatmap.schedule_version or 0) + 1
+    return True
+
+
+def _queue_schedule(heatmap: SavedHeatmap) -> None:
+    try:
+        schedule_recapture(heatmap)
+    except RedisError as error:
+        current_app.logger.warning("Recapture of heatmap %s not scheduled (%s)", heatmap.id, error)
 
 
 def _clean_type(value: Any) -> str:
@@ -332,8 +388,9 @@ def requeue_stuck_captures() -> int:
     return sum(requeue_if_stuck(heatmap) for heatmap in candidates)
 
 
-def _start_capture(heatmap: SavedHeatmap) -> None:
-    """Mark a new generation as processing; the caller commits and then calls _enqueue.
+def _start_capture(heatmap: SavedHeatmap, trigger: str) -> None:
+    """Mark a new generation as processing, as a run started by `trigger`; the caller commits and then calls
+    _enqueue.
 
     Redis is asked first: while it is down the session's changes are rolled back and nothing is written.
     """
@@ -346,6 +403,7 @@ def _start_capture(heatmap: SavedHeatmap) -> None:
     heatmap.exception = None
     heatmap.capture_generation = (heatmap.capture_generation or 0) + 1
     heatmap.capture_enqueued_at = utcnow()
+    start_run(heatmap, trigger)
 
 
 def _enqueue(heatmap: SavedHeatmap) -> None:
@@ -390,15 +448,22 @@ def create_heatmap(project: Project, user: User, data: Mapping[str, Any]) -> Sav
         block_consent_modals=_clean_bool("block_consent_modals", data.get("block_consent_modals", False)),
         created_by=user,
         status="completed",
+        recapture_frequency="off",
+        recapture_hour=6,
+        recapture_weekday=0,
+        schedule_version=0,
     )
+    scheduled = _apply_alerting(heatmap, data)
     check_create_rate_limit(user)
     heatmap.short_id = _new_short_id(project)
     if heatmap.type == "screenshot":
-        _start_capture(heatmap)
+        _start_capture(heatmap, "create")
     db.session.add(heatmap)
     db.session.commit()
     if heatmap.type == "screenshot":
         _enqueue(heatmap)
+    if scheduled:
+        _queue_schedule(heatmap)
     return heatmap
 
 
@@ -420,6 +485,7 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
     if "block_consent_modals" in data:
         changes["block_consent_modals"] = _clean_bool("block_consent_modals", data["block_consent_modals"])
     deleting = _clean_bool("deleted", data["deleted"]) if "deleted" in data else False
+    scheduled = _apply_alerting(heatmap, data)
 
     regenerates = any(
         changes.get(field, current) != current
@@ -436,8 +502,11 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
     if deleting:
         return delete_heatmap(heatmap)
     if regenerates and heatmap.type == "screenshot":
-        return regenerate_heatmap(heatmap)
-    db.session.commit()
+        regenerate_heatmap(heatmap, trigger="edit")
+    else:
+        db.session.commit()
+    if scheduled:
+        _queue_schedule(heatmap)
     return heatmap
 
 
@@ -448,20 +517,16 @@ def delete_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
     return heatmap
 
 
-def regenerate_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
-    """Capture a screenshot heatmap again as a new generation.
+def regenerate_heatmap(heatmap: SavedHeatmap, *, trigger: str = "regenerate") -> SavedHeatmap:
+    """Capture a screenshot heatmap again as a new generation (a new run).
 
-    Snapshots of the previous generation stay served until the new capture replaces them width by
-    width; snapshots of widths no longer targeted are removed now.
+    From now on only the new run's snapshots are served, as they land; the earlier runs keep theirs, for the
+    history, until they are pruned.
     """
     if heatmap.type != "screenshot":
         raise HeatmapInputError("type", "Only screenshot heatmaps can be regenerated.")
-    _start_capture(heatmap)
-    dropped = [snapshot for snapshot in heatmap.snapshots if snapshot.width not in heatmap.target_widths]
-    for snapshot in dropped:
-        heatmap.snapshots.remove(snapshot)
+    _start_capture(heatmap, trigger)
     db.session.commit()
-    storage.delete_snapshot_files(dropped)
     _enqueue(heatmap)
     return heatmap
 
@@ -469,9 +534,12 @@ def regenerate_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
 # --- snapshots ------------------------------------------------------------------------------------
 
 
-def pick_snapshot(heatmap: SavedHeatmap, width: int) -> HeatmapSnapshot | None:
-    """The snapshot at exactly `width`, else the one with content nearest to it (ties: the smaller width)."""
-    with_content = [snapshot for snapshot in heatmap.snapshots if snapshot.has_content]
+def pick_snapshot(
+    heatmap: SavedHeatmap, width: int, among: list[HeatmapSnapshot] | None = None
+) -> HeatmapSnapshot | None:
+    """The snapshot at exactly `width`, else the one with content nearest to it (ties: the smaller width), of the
+    current run (or `among` those given)."""
+    with_content = [snapshot for snapshot in (heatmap.snapshots if among is None else among) if snapshot.has_content]
     if not with_content:
         return None
     return min(with_content, key=lambda snapshot: (abs(snapshot.width - width), snapshot.width))

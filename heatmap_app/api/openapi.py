@@ -19,6 +19,7 @@ from heatmap_app.heatmaps import (
     MAX_WIDTHS,
     MIN_WIDTH,
 )
+from heatmap_app.history.schemas import CaptureRunList, RunDiffResponse
 from heatmap_app.interactions.schemas import (
     HeatmapEventsQuery,
     HeatmapEventsResponse,
@@ -28,6 +29,7 @@ from heatmap_app.interactions.schemas import (
     ScrollDepthResponse,
 )
 from heatmap_app.models import HEATMAP_STATUSES, HEATMAP_TYPES
+from heatmap_app.models.heatmaps import RECAPTURE_FREQUENCIES
 
 PROJECT_PREFIXES = ("/api/projects/{project_id}", "/api/environments/{project_id}")
 
@@ -126,6 +128,19 @@ WIDTHS = {
     "description": "Viewport widths in CSS pixels; duplicates are dropped and the list is kept sorted.",
 }
 
+# Our extension fields of a saved heatmap: its recapture schedule and its "page changed" webhook.
+RECAPTURE = {
+    "type": "object",
+    "description": "Our extension: recapture on a schedule (hour in UTC; weekday 0 = Monday, for weekly).",
+    "properties": {
+        "frequency": {"type": "string", "enum": list(RECAPTURE_FREQUENCIES), "default": "off"},
+        "hour": {"type": "integer", "minimum": 0, "maximum": 23, "default": 6},
+        "weekday": {"type": "integer", "minimum": 0, "maximum": 6, "default": 0},
+    },
+}
+WEBHOOK_URL = _nullable({"type": "string", "maxLength": MAX_URL_LENGTH,
+                         "description": "Our extension: POSTed (HMAC-signed) when a run changed the page."})
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -204,6 +219,10 @@ SCHEMAS: dict[str, Any] = {
             "snapshots": {"type": "array", "items": _ref("HeatmapSnapshot"), "description": "Sorted by width."},
             "deleted": {"type": "boolean"},
             "block_consent_modals": {"type": "boolean"},
+            "recapture": RECAPTURE,
+            "change_webhook_url": WEBHOOK_URL,
+            "changed_at": _nullable({"type": "string", "format": "date-time",
+                                     "description": "Our extension: when the newest run changed the page."}),
             "created_by": _nullable(_ref("UserBasic")),
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
@@ -230,6 +249,8 @@ SCHEMAS: dict[str, Any] = {
             "widths": {**WIDTHS, "default": DEFAULT_WIDTHS},
             "type": {"type": "string", "enum": list(HEATMAP_TYPES), "default": "screenshot"},
             "block_consent_modals": {"type": "boolean", "default": False},
+            "recapture": RECAPTURE,
+            "change_webhook_url": WEBHOOK_URL,
         },
     },
     "PatchedSavedHeatmap": {
@@ -241,6 +262,8 @@ SCHEMAS: dict[str, Any] = {
             "data_url": _nullable({"type": "string", "maxLength": MAX_URL_LENGTH}),
             "widths": WIDTHS,
             "block_consent_modals": {"type": "boolean"},
+            "recapture": RECAPTURE,
+            "change_webhook_url": WEBHOOK_URL,
             "deleted": {"type": "boolean", "description": "true soft-deletes the heatmap."},
         },
     },
@@ -353,6 +376,48 @@ def _project_paths(tag: str) -> dict[str, Any]:
 
 
 INTERACTION_SCHEMAS = openapi_components(HeatmapResponse, ScrollDepthResponse, HeatmapEventsResponse)
+HISTORY_SCHEMAS = openapi_components(CaptureRunList, RunDiffResponse)
+
+
+def _history_paths(tag: str) -> dict[str, Any]:
+    short_id = {"name": "short_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    width = _query("width", {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER, "default": 1024},
+                   "The viewport width.")
+    run_query = [_query(name, {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER}, description)
+                 for name, description in (("a", "The earlier run's number."), ("b", "The later run's number."))]
+    jpeg = {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}
+
+    def operation(operation_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> Any:
+        return {"operationId": f"{tag}_{operation_id}", "summary": f"Our extension, not in PostHog: {summary}",
+                "tags": [tag, "extensions"], "security": READ, "responses": {**responses, **ERRORS}, **extra}
+
+    return {
+        "/saved/{short_id}/runs/": {
+            "parameters": [PROJECT_ID, short_id],
+            "get": operation("saved_runs_list", "the heatmap's kept capture runs, newest first.",
+                             {"200": _json(_ref("CaptureRunList"), "The runs.")}),
+        },
+        "/saved/{short_id}/runs/{number}/content": {
+            "parameters": [PROJECT_ID, short_id,
+                           {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "get": operation("saved_runs_content", "one run's screenshot at exactly `width`.",
+                             {"200": {"description": "The JPEG.", "content": jpeg}}, parameters=[width]),
+        },
+        "/saved/{short_id}/runs/diff": {
+            "parameters": [PROJECT_ID, short_id],
+            "get": operation(
+                "saved_runs_diff",
+                "how run `b` differs from run `a` at `width`: the later page greyed with its changed areas "
+                "highlighted (X-Heatmap-Changed-Share, X-Heatmap-Height-Change), or with format=json the figures.",
+                {"200": {"description": "The highlight JPEG, or the figures.",
+                         "headers": {name: {"schema": {"type": "string"}, "required": False}
+                                     for name in ("X-Heatmap-Changed-Share", "X-Heatmap-Height-Change")},
+                         "content": {**jpeg, "application/json": {"schema": _ref("RunDiffResponse")}}}},
+                parameters=[*run_query, width,
+                            _query("format", {"type": "string", "enum": ["jpeg", "json"]}, "json: the figures only.")],
+            ),
+        },
+    }
 
 
 def _interaction_paths(tag: str) -> dict[str, Any]:
@@ -418,7 +483,7 @@ def build_openapi() -> dict[str, Any]:
     }
     for prefix in PROJECT_PREFIXES:
         tag = prefix.split("/")[2]
-        for path, item in {**_project_paths(tag), **_interaction_paths(tag)}.items():
+        for path, item in {**_project_paths(tag), **_interaction_paths(tag), **_history_paths(tag)}.items():
             paths[prefix + path] = item
     return {
         "openapi": "3.0.3",
@@ -430,7 +495,7 @@ def build_openapi() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **INTERACTION_SCHEMAS},
+            "schemas": {**SCHEMAS, **INTERACTION_SCHEMAS, **HISTORY_SCHEMAS},
             "securitySchemes": {
                 "PersonalAPIKey": {"type": "http", "scheme": "bearer", "description": "A personal API key (phx_…)."}
             },

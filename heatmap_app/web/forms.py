@@ -120,3 +120,14 @@ class HeatmapForm(FlaskForm):
 class RenameForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=400)])
     submit = SubmitField("Save name")
+
+
+class ScheduleForm(FlaskForm):
+    """Recapture schedule (hour in UTC; the page shows it in the browser's time too) and the change webhook."""
+
+    frequency = SelectField("Recapture", choices=[("off", "Off"), ("daily", "Every day"), ("weekly", "Every week")])
+    hour = SelectField("At (UTC)", choices=[(str(hour), f"{hour:02d}:00 UTC") for hour in range(24)], default="6")
+    weekday = SelectField("On", choices=[(str(day), name) for day, name in enumerate(
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"))], default="0")
+    change_webhook_url = URLField("Webhook when the page changes", validators=[Optional(), Length(max=2000)])
+    submit = SubmitField("Save schedule")

@@ -1,0 +1,66 @@
+"""The JSON shapes of the history API (our extension): one typed definition each, from which the OpenAPI
+components are generated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from heatmap_app.models import CaptureRun
+
+
+class RunSnapshot(BaseModel):
+    width: int
+    height: int = Field(description="Pixels of the stored screenshot (cut at the height cap).")
+    page_height: int
+
+
+class RunChange(BaseModel):
+    compared_with: int = Field(description="The run compared with: the completed run before this one.")
+    changed_share: float = Field(description="Share of the page that changed, 0-1, the largest over the widths.")
+    height_change: int = Field(description="Page pixels gained (or lost, negative) at that width.")
+
+
+class CaptureRunResponse(BaseModel):
+    number: int = Field(description="The run's number (the heatmap's capture generation).")
+    trigger: Literal["create", "regenerate", "edit", "schedule"]
+    status: Literal["processing", "completed", "failed"]
+    exception: str | None
+    url: str
+    target_widths: list[int]
+    block_consent_modals: bool
+    started_at: datetime
+    ended_at: datetime | None
+    change: RunChange | None
+    snapshots: list[RunSnapshot]
+
+    @classmethod
+    def of(cls, run: CaptureRun) -> CaptureRunResponse:
+        change = None
+        if run.compared_with_generation is not None and run.changed_share is not None:
+            change = RunChange(compared_with=run.compared_with_generation, changed_share=run.changed_share,
+                               height_change=run.height_change or 0)
+        return cls(
+            number=run.generation, trigger=run.trigger, status=run.status, exception=run.exception, url=run.url,
+            target_widths=run.target_widths, block_consent_modals=run.block_consent_modals,
+            started_at=run.started_at, ended_at=run.ended_at, change=change,
+            snapshots=[RunSnapshot(width=s.width, height=s.height, page_height=s.page_height)
+                       for s in run.snapshots if s.has_content],
+        )
+
+
+class CaptureRunList(BaseModel):
+    count: int
+    results: list[CaptureRunResponse]
+
+
+class RunDiffResponse(BaseModel):
+    before: int
+    after: int
+    width: int
+    changed_share: float
+    height_before: int
+    height_after: int
+    height_change: int
