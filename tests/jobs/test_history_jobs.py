@@ -16,7 +16,6 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from heatmap_app.heatmaps import create_heatmap, regenerate_heatmap, update_heatmap
-from heatmap_app.history.runs import get_run
 from heatmap_app.history.schedule import next_recapture_at, schedule_recapture
 from heatmap_app.models import CaptureRun, User
 from heatmap_app.queue import CAPTURE_QUEUE, redis_connection
@@ -43,7 +42,7 @@ def scheduled_times(registry: ScheduledJobRegistry) -> list[datetime]:
 def compared_run(heatmap_id: str, generation: int) -> CaptureRun:
     """The run once the worker compared it with the run before."""
     def compared() -> CaptureRun | None:
-        run = get_run(reload(heatmap_id), generation) if generation in [r.generation for r in reload(heatmap_id).runs] else None
+        run = next((run for run in reload(heatmap_id).runs if run.generation == generation), None)
         return run if run is not None and run.changed_share is not None else None
 
     return wait_for(compared, timeout=120, what=f"run {generation} compared")
