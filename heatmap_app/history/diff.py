@@ -15,6 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageChops
 
 # Decoding at 1/4 is enough to measure, 1/2 to show where: a 1920 px page's highlight is 960 px wide.
+# The later page is decoded at both scales for the picture.
 MEASURE_SCALE = 4
 PICTURE_SCALE = 2
 CELL_PIXELS = 4  # at the decoded scale: 16 screen px when measuring, like the heatmap data's buckets
@@ -47,10 +48,10 @@ def _decode(source: ImageSource, scale: int) -> tuple[Image.Image, tuple[int, in
     return image, full_size
 
 
-def _on_canvas(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+def _on_canvas(image: Image.Image, size: tuple[int, int], fill: int | tuple[int, int, int] = (0, 0, 0)) -> Image.Image:
     if image.size == size:
         return image
-    canvas = Image.new("RGB", size, (0, 0, 0))
+    canvas = Image.new(image.mode, size, fill)
     canvas.paste(image, (0, 0))
     return canvas
 
@@ -73,27 +74,32 @@ def _share(cells: Image.Image) -> float:
     return changed / (cells.width * cells.height) if cells.width and cells.height else 0.0
 
 
-def _compare(before: ImageSource, after: ImageSource, scale: int) -> tuple[ScreenshotDiff, Image.Image, Image.Image]:
-    before_image, before_size = _decode(before, scale)
-    after_image, after_size = _decode(after, scale)
+def _compare(before: ImageSource, after: ImageSource) -> tuple[ScreenshotDiff, Image.Image]:
+    """The figure and the changed-cells mask, at MEASURE_SCALE."""
+    before_image, before_size = _decode(before, MEASURE_SCALE)
+    after_image, after_size = _decode(after, MEASURE_SCALE)
     shorter = (min(before_image.width, after_image.width), min(before_image.height, after_image.height))
     cells = _changed_cells(before_image, after_image, beyond=shorter)
     figure = ScreenshotDiff(changed_share=_share(cells), height_before=before_size[1], height_after=after_size[1])
-    return figure, cells, after_image
+    return figure, cells
 
 
 def measure_change(before: ImageSource, after: ImageSource) -> ScreenshotDiff:
     """How much changed from `before` to `after` (JPEG bytes or files)."""
-    figure, _cells, _after = _compare(before, after, MEASURE_SCALE)
-    return figure
+    return _compare(before, after)[0]
 
 
 def picture_change(before: ImageSource, after: ImageSource) -> tuple[ScreenshotDiff, bytes]:
-    """The figure, and a JPEG of the later page (greyed, at half scale) with its changed cells highlighted."""
-    figure, cells, after_image = _compare(before, after, PICTURE_SCALE)
-    size = (cells.width * CELL_PIXELS, cells.height * CELL_PIXELS)
-    page = _on_canvas(after_image, size).convert("L").point(lambda value: 128 + value // 2).convert("RGB")
-    mask = cells.resize(size, Image.Resampling.NEAREST).point(lambda value: 150 if value else 0)
+    """The figure, and a JPEG of the later page (greyed, at half scale) with its changed cells highlighted.
+
+    The cells are measured as by measure_change; only the later page is decoded again, at the picture's scale."""
+    figure, cells = _compare(before, after)
+    after_image, _size = _decode(after, PICTURE_SCALE)
+    size = after_image.size
+    page = after_image.convert("L").point(lambda value: 128 + value // 2).convert("RGB")
+    cell = CELL_PIXELS * MEASURE_SCALE // PICTURE_SCALE  # a cell's side at the picture's scale
+    cells = cells.resize((cells.width * cell, cells.height * cell), Image.Resampling.NEAREST)
+    mask = _on_canvas(cells.point(lambda value: 150 if value else 0), size, fill=0).crop((0, 0, *size))
     picture = Image.composite(Image.new("RGB", size, HIGHLIGHT), page, mask)
     output = BytesIO()
     picture.save(output, "JPEG", quality=PICTURE_JPEG_QUALITY)
