@@ -159,6 +159,14 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
         "SMTP_STARTTLS": _flag(env, "SMTP_STARTTLS", True),
         "SMTP_FROM": env.get("SMTP_FROM") or "heatmaps@localhost",
+        # Capture history: the runs kept per heatmap (older ones go with their screenshots), the share of a page
+        # that must differ from the run before for the heatmap to count as changed, and the seconds before each
+        # new try of a "page changed" webhook whose receiver failed.
+        "HEATMAP_RUNS_KEPT": max(1, int(env.get("HEATMAP_RUNS_KEPT", "10"))),
+        "HEATMAP_CHANGE_THRESHOLD": float(env.get("HEATMAP_CHANGE_THRESHOLD", "0.02")),
+        "CHANGE_WEBHOOK_RETRY_DELAYS": [
+            int(part) for part in env.get("CHANGE_WEBHOOK_RETRY_DELAYS", "30,300,1800").split(",") if part.strip()
+        ],
     }
 
 

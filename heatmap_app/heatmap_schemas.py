@@ -42,6 +42,7 @@ DEFAULT_ORDER = "-updated_at"
 # Only screenshot heatmaps are captured; the others start (and stay) completed.
 HeatmapType = Literal["screenshot", "iframe", "recording"]
 HeatmapStatus = Literal["processing", "completed", "failed"]
+RecaptureFrequency = Literal["off", "daily", "weekly"]
 
 
 def first_error(error: ValidationError, field: str | None = None) -> tuple[str | None, str]:
@@ -55,7 +56,8 @@ def first_error(error: ValidationError, field: str | None = None) -> tuple[str |
         field = str(first["loc"][0]) if first["loc"] else None
     if first["type"] == "value_error":
         return field, first["msg"].removeprefix("Value error, ")
-    return field, f"{field}: {first['msg']}" if field else first["msg"]
+    where = ".".join(str(part) for part in first["loc"]) if len(first["loc"]) > 1 else field  # e.g. recapture.hour
+    return field, f"{where}: {first['msg']}" if where else first["msg"]
 
 
 # --- field types ----------------------------------------------------------------------------------
@@ -112,12 +114,28 @@ UTCTimestamp = Annotated[
 ]
 
 
+WebhookURL = Annotated[
+    Annotated[str, StringConstraints(max_length=MAX_URL_LENGTH)] | None,
+    AfterValidator(_strip_or_none),
+    Field(description="Our extension: POSTed, signed with HMAC-SHA256, when a run changed the page; checked as a "
+                      "capture's URL is. null or empty removes it."),
+]
+
+
 # --- requests -------------------------------------------------------------------------------------
 
 
 class _Body(BaseModel):
     # JSON values as sent: "yes" is no boolean and "1024" no width. Unknown (and read-only) fields are ignored.
     model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class Recapture(_Body):
+    """Our extension: recapture on a schedule, run by RQ's scheduler."""
+
+    frequency: RecaptureFrequency = "off"
+    hour: StrictInt = Field(6, ge=0, le=23, description="The hour, in UTC.")
+    weekday: StrictInt = Field(0, ge=0, le=6, description="For weekly: 0 is Monday, 6 Sunday.")
 
 
 class SavedHeatmapCreate(_Body):
@@ -129,6 +147,8 @@ class SavedHeatmapCreate(_Body):
     widths: Widths = Field(default_factory=lambda: list(DEFAULT_WIDTHS))
     type: HeatmapType = "screenshot"
     block_consent_modals: StrictBool = Field(False, description="Accept and hide cookie-consent banners first.")
+    recapture: Recapture | None = None
+    change_webhook_url: WebhookURL = None
 
 
 class PatchedSavedHeatmap(_Body):
@@ -141,6 +161,8 @@ class PatchedSavedHeatmap(_Body):
     widths: Widths = Field(None)
     type: HeatmapType = Field(None, description="A change to screenshot captures the page.")
     block_consent_modals: StrictBool = Field(None)
+    recapture: Recapture = Field(None)
+    change_webhook_url: WebhookURL = None
     deleted: StrictBool = Field(None, description="true soft-deletes the heatmap, false restores it.")
 
 
@@ -237,6 +259,9 @@ class SavedHeatmap(BaseModel):
     created_at: UTCTimestamp
     updated_at: UTCTimestamp
     exception: str | None
+    recapture: Recapture
+    change_webhook_url: str | None
+    changed_at: UTCTimestamp | None = Field(description="Our extension: when the newest run changed the page.")
 
     @classmethod
     def of(cls, heatmap: Any) -> SavedHeatmap:
@@ -249,11 +274,15 @@ class SavedHeatmap(BaseModel):
             block_consent_modals=heatmap.block_consent_modals,
             created_by=UserBasic.of(heatmap.created_by) if heatmap.created_by is not None else None,
             created_at=heatmap.created_at, updated_at=heatmap.updated_at, exception=heatmap.exception,
+            recapture=Recapture(frequency=heatmap.recapture_frequency, hour=heatmap.recapture_hour,
+                                weekday=heatmap.recapture_weekday),
+            change_webhook_url=heatmap.change_webhook_url, changed_at=heatmap.changed_at,
         )
 
 
 # The fields of a heatmap a list can be ordered by: the stored ones (not has_content, not snapshots).
-ORDER_FIELDS = tuple(name for name in SavedHeatmap.model_fields if name not in ("has_content", "snapshots"))
+ORDER_FIELDS = tuple(name for name in SavedHeatmap.model_fields
+                     if name not in ("has_content", "snapshots", "recapture"))
 
 
 class PaginatedSavedHeatmapList(BaseModel):

@@ -5,7 +5,9 @@ validated through the typed contract in heatmap_app.heatmap_schemas (SavedHeatma
 PatchedSavedHeatmap, SavedHeatmapListQuery). Bad input raises HeatmapInputError naming the field;
 an unknown, deleted or other project's heatmap raises HeatmapNotFound; a user over the create limit
 raises CreateRateLimited, and a project over its limit of refused URLs raises RefusedURLsRateLimited.
-A write that needs Redis (create, regenerate, a change that regenerates) asks it before writing anything,
+Every capture is a run of its own (heatmap_app.history); a schedule of recaptures and a "page changed" webhook
+are our extension fields. A write that needs Redis (create, regenerate, a change that regenerates or reschedules)
+asks it before writing anything,
 and raises redis' ConnectionError (answered 503) while it is down.
 """
 
@@ -27,8 +29,9 @@ from sqlalchemy import Select, String, cast, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from heatmap_app import heatmap_schemas as schemas
-from heatmap_app import storage
 from heatmap_app.extensions import db, limiter
+from heatmap_app.history.runs import end_unfinished_runs, start_run
+from heatmap_app.history.schedule import schedule_recapture
 from heatmap_app.models import HeatmapSnapshot, Project, SavedHeatmap, User
 from heatmap_app.models.base import utcnow
 from heatmap_app.queue import capture_is_alive, enqueue_capture, require_redis
@@ -116,6 +119,42 @@ def clean_widths(value: Any) -> list[int]:
         return WIDTHS.validate_python(value, strict=True)
     except ValidationError as error:
         raise HeatmapInputError(*schemas.first_error(error, "widths")) from None
+
+
+def _checked_webhook_url(url: str | None) -> str | None:
+    """A URL the change webhook may be sent to, checked as a capture's is now (and again at each sending)."""
+    if url is None:
+        return None
+    try:
+        return check_url(url, parse_allow_hosts(current_app.config["CAPTURE_ALLOW_HOSTS"]))
+    except UnsafeURLError as error:
+        raise HeatmapInputError("change_webhook_url", str(error)) from None
+
+
+def _apply_alerting(heatmap: SavedHeatmap, fields: schemas.SavedHeatmapCreate | schemas.PatchedSavedHeatmap) -> bool:
+    """Set the schedule and webhook fields that were sent; whether the schedule changed (then it is queued anew
+    after the commit, by _queue_schedule)."""
+    sent = fields.model_fields_set
+    if "change_webhook_url" in sent:
+        heatmap.change_webhook_url = _checked_webhook_url(fields.change_webhook_url)
+        if heatmap.change_webhook_url and not heatmap.change_webhook_secret:
+            heatmap.change_webhook_secret = secrets.token_hex(32)
+    if "recapture" not in sent or fields.recapture is None:
+        return False
+    schedule = (fields.recapture.frequency, fields.recapture.hour, fields.recapture.weekday)
+    if schedule == (heatmap.recapture_frequency, heatmap.recapture_hour, heatmap.recapture_weekday):
+        return False
+    require_redis()
+    heatmap.recapture_frequency, heatmap.recapture_hour, heatmap.recapture_weekday = schedule
+    heatmap.schedule_version = (heatmap.schedule_version or 0) + 1
+    return True
+
+
+def _queue_schedule(heatmap: SavedHeatmap) -> None:
+    try:
+        schedule_recapture(heatmap)
+    except RedisError as error:
+        current_app.logger.warning("Recapture of heatmap %s not scheduled (%s)", heatmap.id, error)
 
 
 # --- rate limit -----------------------------------------------------------------------------------
@@ -271,8 +310,9 @@ def requeue_stuck_captures() -> int:
     return sum(requeue_if_stuck(heatmap) for heatmap in candidates)
 
 
-def _start_capture(heatmap: SavedHeatmap) -> None:
-    """Mark a new generation as processing; the caller commits and then calls _enqueue.
+def _start_capture(heatmap: SavedHeatmap, trigger: str) -> None:
+    """Mark a new generation as processing, as a run started by `trigger`; the caller commits and then calls
+    _enqueue.
 
     Redis is asked first: while it is down the session's changes are rolled back and nothing is written.
     """
@@ -285,6 +325,7 @@ def _start_capture(heatmap: SavedHeatmap) -> None:
     heatmap.exception = None
     heatmap.capture_generation = (heatmap.capture_generation or 0) + 1
     heatmap.capture_enqueued_at = utcnow()
+    start_run(heatmap, trigger)
 
 
 def _enqueue(heatmap: SavedHeatmap) -> None:
@@ -330,15 +371,22 @@ def create_heatmap(
         block_consent_modals=fields.block_consent_modals,
         created_by=user,
         status="completed",
+        recapture_frequency="off",
+        recapture_hour=6,
+        recapture_weekday=0,
+        schedule_version=0,
     )
+    scheduled = _apply_alerting(heatmap, fields)
     check_create_rate_limit(user)
     heatmap.short_id = _new_short_id(project)
     if heatmap.type == "screenshot":
-        _start_capture(heatmap)
+        _start_capture(heatmap, "create")
     db.session.add(heatmap)
     db.session.commit()
     if heatmap.type == "screenshot":
         _enqueue(heatmap)
+    if scheduled:
+        _queue_schedule(heatmap)
     return heatmap
 
 
@@ -359,6 +407,7 @@ def update_heatmap(heatmap: SavedHeatmap, data: schemas.PatchedSavedHeatmap | Ma
         changes["target_widths"] = patch.widths
     if "deleted" in sent:
         changes["deleted"] = patch.deleted
+    scheduled = _apply_alerting(heatmap, patch)
 
     regenerates = any(
         changes.get(field, current) != current
@@ -374,12 +423,16 @@ def update_heatmap(heatmap: SavedHeatmap, data: schemas.PatchedSavedHeatmap | Ma
     if "data_url" in changes and changes["data_url"] is None:
         heatmap.data_url = heatmap.url
     if regenerates and heatmap.type == "screenshot" and not heatmap.deleted:
-        return regenerate_heatmap(heatmap)
-    if heatmap.type != "screenshot" and heatmap.status == "processing":
-        # Nothing to capture any more: a job of the old generation finds a newer one and writes nothing.
-        heatmap.status = "completed"
-        heatmap.capture_generation += 1
-    db.session.commit()
+        regenerate_heatmap(heatmap, trigger="edit")
+    else:
+        if heatmap.type != "screenshot" and heatmap.status == "processing":
+            # Nothing to capture any more: a job of the old generation finds a newer one and writes nothing.
+            heatmap.status = "completed"
+            heatmap.capture_generation += 1
+            end_unfinished_runs(heatmap)
+        db.session.commit()
+    if scheduled:
+        _queue_schedule(heatmap)
     return heatmap
 
 
@@ -390,20 +443,16 @@ def delete_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
     return heatmap
 
 
-def regenerate_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
-    """Capture a screenshot heatmap again as a new generation.
+def regenerate_heatmap(heatmap: SavedHeatmap, *, trigger: str = "regenerate") -> SavedHeatmap:
+    """Capture a screenshot heatmap again as a new generation (a new run).
 
-    Snapshots of the previous generation stay served until the new capture replaces them width by
-    width; snapshots of widths no longer targeted are removed now.
+    From now on only the new run's snapshots are served, as they land, as PostHog does; the earlier runs keep
+    theirs, for the history, until they are pruned.
     """
     if heatmap.type != "screenshot":
         raise HeatmapInputError("type", "Only screenshot heatmaps can be regenerated.")
-    _start_capture(heatmap)
-    dropped = [snapshot for snapshot in heatmap.snapshots if snapshot.width not in heatmap.target_widths]
-    for snapshot in dropped:
-        heatmap.snapshots.remove(snapshot)
+    _start_capture(heatmap, trigger)
     db.session.commit()
-    storage.delete_snapshot_files(dropped)
     _enqueue(heatmap)
     return heatmap
 
@@ -411,9 +460,12 @@ def regenerate_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
 # --- snapshots ------------------------------------------------------------------------------------
 
 
-def pick_snapshot(heatmap: SavedHeatmap, width: int) -> HeatmapSnapshot | None:
-    """The snapshot at exactly `width`, else the one with content nearest to it (ties: the smaller width)."""
-    with_content = [snapshot for snapshot in heatmap.snapshots if snapshot.has_content]
+def pick_snapshot(
+    heatmap: SavedHeatmap, width: int, among: list[HeatmapSnapshot] | None = None
+) -> HeatmapSnapshot | None:
+    """The snapshot at exactly `width`, else the one with content nearest to it (ties: the smaller width), of the
+    current run (or `among` those given)."""
+    with_content = [snapshot for snapshot in (heatmap.snapshots if among is None else among) if snapshot.has_content]
     if not with_content:
         return None
     return min(with_content, key=lambda snapshot: (abs(snapshot.width - width), snapshot.width))

@@ -106,6 +106,39 @@ def capture_attempt(heatmap_id: str, generation: int) -> CaptureAttempt | None:
     return CaptureAttempt(number=max(1, tries - job.retries_left), tries=tries, next_try_in=next_try_in)
 
 
+def enqueue_run_comparison(heatmap_id: str, generation: int) -> Job:
+    """Queue the comparison of a completed run with the run before it (and the change alerts it may send)."""
+    return capture_queue().enqueue(
+        "jobs.history.compare_run",
+        heatmap_id,
+        generation,
+        job_id=f"compare-{heatmap_id}-{generation}",
+        job_timeout=120,
+        result_ttl=JOB_RESULT_TTL,
+        failure_ttl=JOB_FAILURE_TTL,
+        ttl=JOB_QUEUED_TTL,
+        description=f"compare run {generation} of heatmap {heatmap_id} with the one before",
+    )
+
+
+def enqueue_change_webhook(heatmap_id: str, generation: int) -> Job:
+    """Queue the "page changed" webhook of a run; a receiver that fails is tried again after each of
+    CHANGE_WEBHOOK_RETRY_DELAYS."""
+    retry_delays = current_app.config["CHANGE_WEBHOOK_RETRY_DELAYS"]
+    return capture_queue().enqueue(
+        "jobs.history.send_change_webhook",
+        heatmap_id,
+        generation,
+        job_id=f"webhook-{heatmap_id}-{generation}",
+        job_timeout=60,
+        result_ttl=JOB_RESULT_TTL,
+        failure_ttl=JOB_FAILURE_TTL,
+        ttl=JOB_QUEUED_TTL,
+        retry=Retry(max=len(retry_delays), interval=retry_delays) if retry_delays else None,
+        description=f"change webhook of run {generation} of heatmap {heatmap_id}",
+    )
+
+
 def capture_lock_key(heatmap_id: str) -> str:
     return f"heatmap:capture-lock:{heatmap_id}"
 

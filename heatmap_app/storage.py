@@ -119,7 +119,8 @@ def store_snapshot(
     *,
     generation: int | None = None,
 ) -> HeatmapSnapshot:
-    """Store the screenshot of `heatmap` at viewport `width` (replacing any earlier one) and commit.
+    """Store the screenshot of `heatmap`'s current run at viewport `width` (replacing an earlier one of the same run,
+    from an earlier try) and commit.
 
     With `generation`, a capture that is no longer the heatmap's current one raises StaleCaptureError
     and stores nothing. The replaced files are removed only after the commit, so a concurrent reader
@@ -133,7 +134,11 @@ def store_snapshot(
         )
     image = _open_jpeg(jpeg_bytes)
     snapshot = db.session.scalar(
-        select(HeatmapSnapshot).where(HeatmapSnapshot.heatmap_id == heatmap.id, HeatmapSnapshot.width == width)
+        select(HeatmapSnapshot).where(
+            HeatmapSnapshot.heatmap_id == heatmap.id,
+            HeatmapSnapshot.generation == heatmap.capture_generation,
+            HeatmapSnapshot.width == width,
+        )
     )
     thumbnail = make_thumbnail(image)
     token = secrets.token_hex(8)
@@ -148,7 +153,7 @@ def store_snapshot(
             written.append(absolute_path)
         replaced = [snapshot.file_path, snapshot.thumbnail_path] if snapshot is not None else []
         if snapshot is None:
-            snapshot = HeatmapSnapshot(heatmap_id=heatmap.id, width=width)
+            snapshot = HeatmapSnapshot(heatmap_id=heatmap.id, generation=heatmap.capture_generation, width=width)
             db.session.add(snapshot)
         snapshot.height = image.height
         snapshot.page_height = page_height
@@ -165,7 +170,7 @@ def store_snapshot(
         if isinstance(error, OSError) and error.errno in NO_SPACE_ERRORS:
             raise MediaStoreFull() from error
         raise
-    db.session.expire(heatmap, ["snapshots"])
+    db.session.expire(heatmap, ["snapshots", "all_snapshots"])
     for relative_path in replaced:
         _absolute(relative_path).unlink(missing_ok=True)
     return snapshot

@@ -25,9 +25,10 @@ from sqlalchemy import update
 
 from heatmap_app.capture import CaptureError, PermanentCaptureError, Shot
 from heatmap_app.extensions import db
+from heatmap_app.history.runs import prune_runs, settle_run
 from heatmap_app.models import SavedHeatmap
 from heatmap_app.models.base import utcnow
-from heatmap_app.queue import CaptureLock, redis_connection
+from heatmap_app.queue import CaptureLock, enqueue_run_comparison, redis_connection
 from heatmap_app.screenshots import WarmCapturer
 from heatmap_app.storage import MediaStoreFull, StaleCaptureError, store_snapshot
 from heatmap_app.urlsafety import UnsafeURLError
@@ -37,7 +38,7 @@ UNEXPECTED_FAILURE = "The capture failed unexpectedly. Try regenerating it; if i
 
 
 @contextmanager
-def _app_context() -> Iterator[None]:
+def app_context() -> Iterator[None]:
     """Jobs run inside `flask worker`'s app context; a plain `rq worker` gets an app of its own."""
     if has_app_context():
         yield
@@ -66,7 +67,7 @@ def close_worker_capturer() -> None:
 
 
 def capture_heatmap(heatmap_id: str, generation: int) -> str:
-    with _app_context():
+    with app_context():
         lock = CaptureLock(redis_connection(), heatmap_id, generation)
         try:
             if not lock.acquire():
@@ -129,8 +130,9 @@ def _readable(error: Exception) -> str:
 
 
 def settle(heatmap_id: str, generation: int, *, exception: str | None) -> bool:
-    """Mark the generation completed (exception None) or failed; only a heatmap still processing it changes,
-    so a late failure never overwrites `completed` and an old job never settles a newer generation.
+    """Mark the generation (and its run) completed (exception None) or failed; only a heatmap still processing it
+    changes, so a late failure never overwrites `completed` and an old job never settles a newer generation.
+    Then the runs past the kept number go, and a completed run is queued for comparison with the one before.
 
     Whatever failed before (a lost database connection, a failed commit) is rolled back first."""
     db.session.rollback()
@@ -143,5 +145,12 @@ def settle(heatmap_id: str, generation: int, *, exception: str | None) -> bool:
         )
         .values(status="failed" if exception else "completed", exception=exception, updated_at=utcnow())
     )
+    settled = result.rowcount == 1
+    if settled:
+        settle_run(heatmap_id, generation, exception=exception)
     db.session.commit()
-    return result.rowcount == 1
+    if settled:
+        prune_runs(heatmap_id)
+        if exception is None:
+            enqueue_run_comparison(heatmap_id, generation)
+    return settled

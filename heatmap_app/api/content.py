@@ -19,7 +19,7 @@ DEFAULT_CONTENT_WIDTH = 1024
 CONTENT_MAX_AGE = 60
 
 
-def _requested_width() -> int:
+def requested_width() -> int:
     raw = request.args.get("width")
     if raw is None:
         return DEFAULT_CONTENT_WIDTH
@@ -40,7 +40,7 @@ def send_snapshot(snapshot: HeatmapSnapshot) -> Response:
 @project_route("/heatmap_screenshots/<heatmap_id>/content", methods=["GET"])
 @require_api_key("heatmap:read")
 def screenshot_content(project: Project, heatmap_id: str) -> Response | tuple[dict[str, Any], int]:
-    width = _requested_width()
+    width = requested_width()
     heatmap = heatmaps.get_heatmap_by_id(project, heatmap_id)
     snapshot = heatmaps.pick_snapshot(heatmap, width)
     if snapshot is None:

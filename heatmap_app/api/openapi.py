@@ -10,6 +10,7 @@ from pydantic.json_schema import models_json_schema
 from heatmap_app import account_schemas as accounts
 from heatmap_app import heatmap_schemas as saved
 from heatmap_app.heatmap_schemas import MAX_INTEGER
+from heatmap_app.history.schemas import CaptureRunList, RunDiffResponse
 from heatmap_app.interactions.schemas import (
     HeatmapEventsQuery,
     HeatmapEventsResponse,
@@ -220,6 +221,99 @@ def _project_paths(tag: str) -> dict[str, Any]:
 
 
 INTERACTION_SCHEMAS = openapi_components(HeatmapResponse, ScrollDepthResponse, HeatmapEventsResponse)
+HISTORY_SCHEMAS = openapi_components(CaptureRunList, RunDiffResponse)
+
+
+def _history_paths(tag: str) -> dict[str, Any]:
+    short_id = {"name": "short_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    width = _query("width", {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER, "default": 1024},
+                   "The viewport width.")
+    run_query = [_query(name, {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER}, description)
+                 for name, description in (("a", "The earlier run's number."), ("b", "The later run's number."))]
+    jpeg = {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}
+
+    def operation(operation_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> Any:
+        return {"operationId": f"{tag}_{operation_id}", "summary": f"Our extension, not in PostHog: {summary}",
+                "tags": [tag, "extensions"], "security": READ, "responses": {**responses, **ERRORS}, **extra}
+
+    return {
+        "/saved/{short_id}/runs/": {
+            "parameters": [PROJECT_ID, short_id],
+            "get": operation("saved_runs_list", "the heatmap's kept capture runs, newest first.",
+                             {"200": _json(_ref("CaptureRunList"), "The runs.")}),
+        },
+        "/saved/{short_id}/runs/{number}/content": {
+            "parameters": [PROJECT_ID, short_id,
+                           {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "get": operation("saved_runs_content", "one run's screenshot at exactly `width`.",
+                             {"200": {"description": "The JPEG.", "content": jpeg}}, parameters=[width]),
+        },
+        "/saved/{short_id}/runs/diff": {
+            "parameters": [PROJECT_ID, short_id],
+            "get": operation(
+                "saved_runs_diff",
+                "how run `b` differs from run `a` at `width`: the later page greyed with its changed areas "
+                "highlighted (X-Heatmap-Changed-Share, X-Heatmap-Height-Change), or with format=json the figures.",
+                {"200": {"description": "The highlight JPEG, or the figures.",
+                         "headers": {name: {"schema": {"type": "string"}, "required": False}
+                                     for name in ("X-Heatmap-Changed-Share", "X-Heatmap-Height-Change")},
+                         "content": {**jpeg, "application/json": {"schema": _ref("RunDiffResponse")}}}},
+                parameters=[*run_query, width,
+                            _query("format", {"type": "string", "enum": ["jpeg", "json"]}, "json: the figures only.")],
+            ),
+        },
+    }
+
+
+def _interaction_paths(tag: str) -> dict[str, Any]:
+    def operation(operation_id: str, summary: str, responses: dict[str, Any], model: type[BaseModel]) -> Any:
+        return {"operationId": f"{tag}_{operation_id}", "summary": summary, "tags": [tag], "security": READ,
+                "parameters": query_parameters(model), "responses": {**responses, **ERRORS}}
+
+    return {
+        "/heatmaps/": {
+            "parameters": [PROJECT_ID],
+            "get": operation(
+                "heatmaps_list",
+                "Heatmap data of the project's pages: positions hottest first with the fold summary, or for "
+                "type=scrolldepth the scroll-depth buckets.",
+                {"200": {
+                    **_json({"anyOf": [_ref("HeatmapResponse"), _ref("ScrollDepthResponse")]},
+                            "Points (click, rageclick, deadclick, mousemove) or scroll-depth buckets."),
+                    "headers": {"Cache-Control": {"schema": {"type": "string"}, "required": True}},
+                }},
+                HeatmapQuery,
+            ),
+        },
+        "/heatmaps/events/": {
+            "parameters": [PROJECT_ID],
+            "get": operation(
+                "heatmaps_events_list", "The interactions behind some positions, newest first: who clicked there.",
+                {"200": _json(_ref("HeatmapEventsResponse"), "One page of interactions.")},
+                HeatmapEventsQuery,
+            ),
+        },
+        "/heatmap_screenshots/{id}/overlay": {
+            "parameters": [PROJECT_ID, {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": {
+                **operation(
+                    "heatmap_screenshots_overlay_retrieve",
+                    "Our extension, not in PostHog: the screenshot nearest `width` painted with its heatmap data "
+                    "(the heatmap's data_url, viewports within width_tolerance) as a PNG.",
+                    {"200": {
+                        "description": "The PNG, with a caption strip below the screenshot.",
+                        "headers": {name: {"schema": {"type": "string"}, "required": True}
+                                    for name in ("Content-Disposition", "Cache-Control")},
+                        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                    }},
+                    OverlayQuery,
+                ),
+                "tags": [tag, "extensions"],
+            },
+        },
+    }
+
+
 
 
 def _interaction_paths(tag: str) -> dict[str, Any]:
@@ -381,7 +475,7 @@ def build_openapi() -> dict[str, Any]:
     paths = _account_paths()
     for prefix in PROJECT_PREFIXES:
         tag = prefix.split("/")[2]
-        for path, item in {**_project_paths(tag), **_interaction_paths(tag)}.items():
+        for path, item in {**_project_paths(tag), **_interaction_paths(tag), **_history_paths(tag)}.items():
             paths[prefix + path] = item
     return {
         "openapi": "3.0.3",
@@ -393,7 +487,7 @@ def build_openapi() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **ACCOUNT_SCHEMAS, **INTERACTION_SCHEMAS},
+            "schemas": {**SCHEMAS, **ACCOUNT_SCHEMAS, **INTERACTION_SCHEMAS, **HISTORY_SCHEMAS},
             "securitySchemes": {
                 "PersonalAPIKey": {"type": "http", "scheme": "bearer", "description": "A personal API key (phx_…)."}
             },

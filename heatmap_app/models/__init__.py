@@ -9,7 +9,7 @@ from heatmap_app.models.accounts import (
     Project,
     User,
 )
-from heatmap_app.models.heatmaps import HeatmapSnapshot, SavedHeatmap
+from heatmap_app.models.heatmaps import CaptureRun, HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.interactions import (
     InteractionDailyCount,
     InteractionDailyViewport,
@@ -19,6 +19,7 @@ from heatmap_app.models.interactions import (
 )
 
 __all__ = [
+    "CaptureRun",
     "HeatmapSnapshot",
     "InteractionDailyCount",
     "InteractionDailyViewport",

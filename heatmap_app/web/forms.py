@@ -157,3 +157,16 @@ class ProjectNameForm(FlaskForm):
 class RenameForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=MAX_NAME_LENGTH)])
     submit = SubmitField("Save name")
+
+
+class ScheduleForm(FlaskForm):
+    """Recapture schedule (hour in UTC; the page shows it in the browser's time too) and the change webhook."""
+
+    frequency = SelectField("Recapture", choices=[
+        SelectChoice("off", "Off"), SelectChoice("daily", "Every day"), SelectChoice("weekly", "Every week")])
+    hour = SelectField("At (UTC)", choices=[SelectChoice(str(hour), f"{hour:02d}:00 UTC") for hour in range(24)],
+                       default="6")
+    weekday = SelectField("On", choices=[SelectChoice(str(day), name) for day, name in enumerate(
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"))], default="0")
+    change_webhook_url = URLField("Webhook when the page changes", validators=[Optional(), Length(max=2000)])
+    submit = SubmitField("Save schedule")

@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from heatmap_app import heatmaps, storage
+from heatmap_app.history.runs import shown_snapshots
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.base import MAX_INTEGER, parse_id
 from heatmap_app.queue import capture_attempt
@@ -47,26 +48,31 @@ def _heatmap_or_404(short_id: str) -> SavedHeatmap:
 
 @web.app_template_global()
 def width_progress(heatmap: SavedHeatmap) -> list[WidthProgress]:
-    """Each target width with its snapshot, and whether the capture under way has already replaced it."""
-    by_width = {snapshot.width: snapshot for snapshot in heatmap.snapshots if snapshot.has_content}
-    started = heatmap.capture_enqueued_at
+    """Each target width with the snapshot shown for it, and whether the current run captured that one."""
+    by_width = {snapshot.width: snapshot for snapshot in shown_snapshots(heatmap)}
     return [
         WidthProgress(
             width=width,
             snapshot=by_width.get(width),
-            captured_this_run=width in by_width and (started is None or by_width[width].created_at >= started),
+            captured_this_run=width in by_width and by_width[width].generation == heatmap.capture_generation,
         )
         for width in heatmap.target_widths
     ]
 
 
-def image_url(endpoint: str, heatmap: SavedHeatmap, snapshot: HeatmapSnapshot) -> str:
-    return url_for(endpoint, short_id=heatmap.short_id, width=snapshot.width, v=snapshot.content_hash[:12])
+def image_url(heatmap: SavedHeatmap, snapshot: HeatmapSnapshot, *, thumbnail: bool = False) -> str:
+    """The current run's images by width; an earlier run's (shown while a new run is under way) by run."""
+    version = snapshot.content_hash[:12]
+    if snapshot.generation != heatmap.capture_generation:
+        return url_for("web.run_image", short_id=heatmap.short_id, generation=snapshot.generation,
+                       width=snapshot.width, thumbnail=1 if thumbnail else None, v=version)
+    endpoint = "web.heatmap_thumbnail" if thumbnail else "web.heatmap_screenshot"
+    return url_for(endpoint, short_id=heatmap.short_id, width=snapshot.width, v=version)
 
 
 @web.app_template_global()
 def thumbnail_url(heatmap: SavedHeatmap, snapshot: HeatmapSnapshot) -> str:
-    return image_url("web.heatmap_thumbnail", heatmap, snapshot)
+    return image_url(heatmap, snapshot, thumbnail=True)
 
 
 def parse_widths(text: str) -> list[int]:
@@ -155,13 +161,13 @@ def _viewer_context(heatmap: SavedHeatmap) -> dict[str, Any]:
     requested = request.args.get("width", type=int)
     if requested not in targets:
         requested = min(targets, key=lambda width: (abs(width - PREFERRED_VIEW_WIDTH), width))
-    snapshot = heatmaps.pick_snapshot(heatmap, requested)
+    snapshot = heatmaps.pick_snapshot(heatmap, requested, among=shown_snapshots(heatmap))
     progress = width_progress(heatmap)
     return {
         "heatmap": heatmap,
         "requested_width": requested,
         "snapshot": snapshot,
-        "screenshot_url": image_url("web.heatmap_screenshot", heatmap, snapshot) if snapshot else None,
+        "screenshot_url": image_url(heatmap, snapshot) if snapshot else None,
         "progress": progress,
         "captured_count": sum(item.captured_this_run for item in progress),
         "attempt": capture_attempt(heatmap.id, heatmap.capture_generation) if heatmap.status == "processing" else None,
@@ -207,7 +213,8 @@ def heatmap_regenerate(short_id: str) -> Response:
         heatmaps.regenerate_heatmap(heatmap)
     except heatmaps.HeatmapInputError as error:
         abort(400, error.message)
-    flash("Capturing again. The current screenshots stay until each width is replaced.", "progress")
+    flash("Capturing again. The last screenshots stay on show until each width is captured anew; "
+          "the history keeps them.", "progress")
     return redirect(url_for("web.heatmap_detail", short_id=short_id, width=request.form.get("width", type=int)))
 
 

@@ -277,11 +277,12 @@ def test_regenerate_restarts_processing_clears_the_exception_and_enqueues(
     assert (body["status"], body["exception"]) == ("processing", None)
     assert fresh(heatmap).capture_generation == 2
     assert queued_captures(capture_queue) == [("jobs.capture.capture_heatmap", heatmap.id, 2)]
-    # The previous screenshot stays served until the new capture replaces it.
-    assert body["snapshots"] == [{"width": 1024, "has_content": True}]
+    # As PostHog does: the previous run's screenshot is no longer served (its run keeps it, for the history).
+    assert body["snapshots"] == []
+    assert [(run.generation, run.status) for run in fresh(heatmap).runs] == [(2, "processing")]
 
 
-def test_regenerate_drops_snapshots_of_widths_no_longer_targeted(
+def test_a_change_of_widths_serves_none_of_the_previous_screenshots(
     client: FlaskClient, write_headers, saved_url, make_heatmap, add_snapshot
 ) -> None:
     heatmap = make_heatmap(target_widths=[320, 1024])
@@ -290,7 +291,7 @@ def test_regenerate_drops_snapshots_of_widths_no_longer_targeted(
 
     body = client.patch(saved_url(f"{heatmap.short_id}/"), json={"widths": [1024, 1440]}, headers=write_headers).get_json()
 
-    assert body["snapshots"] == [{"width": 1024, "has_content": True}]
+    assert body["snapshots"] == [] and body["has_content"] is False
 
 
 def test_regenerate_refuses_non_screenshot_heatmaps(

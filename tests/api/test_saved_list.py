@@ -226,7 +226,7 @@ def _insert_heatmaps(project, user, numbers: range) -> None:
     db.session.execute(
         insert(HeatmapSnapshot),
         [
-            {"heatmap_id": row["id"], "width": width, "height": 600, "page_height": 600, "byte_size": 1000,
+            {"heatmap_id": row["id"], "generation": 1, "width": width, "height": 600, "page_height": 600, "byte_size": 1000,
              "file_path": f"snapshots/{row['id']}/{width}.jpg", "thumbnail_path": f"snapshots/{row['id']}/{width}-t.jpg",
              "content_hash": "0" * 64, "created_at": now}
             for row in rows

@@ -49,7 +49,7 @@ def test_the_schema_is_public_and_covers_every_endpoint_under_both_prefixes(clie
             ("GET", f"{prefix}/heatmaps/events/"),
             ("GET", f"{prefix}/heatmap_screenshots/{{id}}/overlay"),
         } <= operations
-    assert len(operations) == 44
+    assert len(operations) == 50
 
 
 def test_a_valid_create_conforms_to_the_schema(gunicorn: Served, bearer: Any, project: Project) -> None:

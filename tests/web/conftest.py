@@ -18,6 +18,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from heatmap_app import heatmaps, storage
 from heatmap_app.extensions import db
 from heatmap_app.models import SavedHeatmap, User
+from jobs.capture import settle
 from tests.support.site import serve_site
 from tests.support.served import gunicorn  # noqa: F401  (a fixture)
 from tests.web.browser import BurstWorker, serve_app, start_chrome
@@ -92,13 +93,14 @@ def store_shot(app: Flask) -> Callable[..., None]:
 
 @pytest.fixture
 def complete(app: Flask, store_shot: Callable[..., None]) -> Callable[[SavedHeatmap], SavedHeatmap]:
-    """Finish a heatmap's capture without a browser: a screenshot per target width, status completed."""
+    """Finish a heatmap's capture without a browser: a screenshot per target width, then settled as the capture
+    job settles it (the heatmap and its run completed)."""
 
     def finish(heatmap: SavedHeatmap) -> SavedHeatmap:
         for width in heatmap.target_widths:
             store_shot(heatmap, width)
-        heatmap.status = "completed"
-        db.session.commit()
+        settle(heatmap.id, heatmap.capture_generation, exception=None)
+        db.session.refresh(heatmap)
         return heatmap
 
     return finish
