@@ -30,11 +30,10 @@ def _requested_width() -> int:
 
 
 def send_snapshot(snapshot: HeatmapSnapshot) -> Response:
-    response = storage.send_jpeg(
-        storage.snapshot_file_path(snapshot), snapshot, etag=snapshot.content_hash, max_age=CONTENT_MAX_AGE
+    return storage.send_jpeg(
+        snapshot.file_path, snapshot, etag=snapshot.content_hash, max_age=CONTENT_MAX_AGE,
+        headers={"Content-Disposition": f'inline; filename="screenshot-{snapshot.heatmap_id}-{snapshot.width}.jpg"'},
     )
-    response.headers["Content-Disposition"] = f'inline; filename="screenshot-{snapshot.heatmap_id}-{snapshot.width}.jpg"'
-    return response
 
 
 @project_route("/heatmap_screenshots/<heatmap_id>/content", methods=["GET"])
