@@ -133,6 +133,9 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         "CHROME_BINARY": env.get("CHROME_BINARY") or None,
         "CHROMEDRIVER_PATH": env.get("CHROMEDRIVER_PATH") or None,
         "SELENIUM_REMOTE_URL": env.get("SELENIUM_REMOTE_URL") or None,
+        # prometheus_client reads this variable itself when it is imported; here so /metrics knows to add up the
+        # counts every process of the machine left in the folder (heatmap_app.metrics).
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         "CAPTURE_ALLOW_HOSTS": allow_hosts,
         "CAPTURE_JPEG_QUALITY": int(env.get("CAPTURE_JPEG_QUALITY", "70")),
         "CAPTURE_MAX_HEIGHT": int(env.get("CAPTURE_MAX_HEIGHT", "16000")),

@@ -23,10 +23,11 @@ SECRET_KEY = "test-secret-key"
 BUCKET = "heatmap-media"
 
 
-@dataclass(frozen=True)
+@dataclass
 class S3Server:
     endpoint_url: str
     bucket: str
+    process: subprocess.Popen[bytes]
 
     def client(self) -> Any:
         return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1",
@@ -38,6 +39,16 @@ class S3Server:
         return {"MEDIA_STORE": "s3", "S3_BUCKET": self.bucket, "S3_PREFIX": f"{prefix}/" if prefix else "",
                 "S3_ENDPOINT_URL": self.endpoint_url, "S3_REGION": "us-east-1",
                 "S3_ACCESS_KEY_ID": ACCESS_KEY, "S3_SECRET_ACCESS_KEY": SECRET_KEY}
+
+    def stop(self) -> None:
+        """An outage: the server ends (and its objects with it)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
     def keys(self, prefix: str = "") -> list[str]:
         listing = self.client().list_objects_v2(Bucket=self.bucket, Prefix=prefix)
@@ -52,7 +63,7 @@ def s3_server(host: str = "127.0.0.1") -> Iterator[S3Server]:
     assert executable, "moto_server is not installed (moto[server] in requirements-dev.txt)"
     process = subprocess.Popen([executable, "-H", host, "-p", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = S3Server(f"http://{host}:{port}", BUCKET)
+    server = S3Server(f"http://{host}:{port}", BUCKET, process)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -65,9 +76,4 @@ def s3_server(host: str = "127.0.0.1") -> Iterator[S3Server]:
                 time.sleep(0.2)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
