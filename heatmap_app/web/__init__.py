@@ -5,7 +5,7 @@ from flask import Blueprint
 web = Blueprint("web", __name__)
 
 # Each module registers its routes on the blueprint.
-from heatmap_app.web import auth, filters, heatmaps, interactions, projects, settings  # noqa: E402,F401
+from heatmap_app.web import admin, auth, filters, heatmaps, interactions, projects, settings  # noqa: E402,F401
 
 # posthog-js's endpoints on the site root (/static/array.js, /array/<token>/config, /i/v0/e/ …): public, with CORS.
 from heatmap_app.interactions.collect import collect  # noqa: E402
