@@ -147,6 +147,9 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         # The reverse proxies in front of the app: only then are their X-Forwarded-For/-Proto/-Host believed,
         # so each client keeps a login bucket of its own without anyone being able to forge one.
         "TRUSTED_PROXY_COUNT": _proxy_count(env),
+        # Seconds a process reuses an API key's resolved identity (key, user, memberships) before asking the
+        # database again: a revoked key or a deactivated user is refused at most this late. 0: ask every time.
+        "API_KEY_CACHE_SECONDS": float(env.get("API_KEY_CACHE_SECONDS", "5")),
         "SIGNUP_ENABLED": _flag(env, "SIGNUP_ENABLED", True),
         "SESSION_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", production),
         "REMEMBER_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", production),
@@ -179,6 +182,7 @@ def testing_config(
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "MEDIA_ROOT": str(instance / "media"),
+        "API_KEY_CACHE_SECONDS": "0",  # a revoked key is refused at once; tests/api/test_key_cache.py sets a bound
         **{name: os.environ[name] for name in ("CHROME_BINARY", "CHROMEDRIVER_PATH") if os.environ.get(name)},
     }
     config = config_from_environment(instance, environ=environ)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import g, request
+from flask import current_app, g, request
 
 from heatmap_app.accounts import (
     API_KEY_PREFIX,
     current_project,
     find_api_key,
+    hash_api_key,
     key_has_scope,
     record_api_key_use,
     user_can_reach_project,
@@ -24,6 +26,7 @@ from heatmap_app.models.base import parse_id
 View = TypeVar("View", bound=Callable[..., Any])
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
+KEY_CACHE_LIMIT = 4096  # keys remembered per process; past it the cache starts over
 QUERY_KEY_PARAMETERS = ("personal_api_key", "api_key", "token", "key")
 
 
@@ -42,10 +45,37 @@ def _authenticate_request() -> PersonalAPIKey:
     scheme, _, raw_key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not raw_key.strip():
         raise _unauthenticated("Authentication credentials were not provided.", "not_authenticated")
-    key = find_api_key(raw_key.strip())
+    key = _cached_key(raw_key.strip())
     if key is None:
         raise _unauthenticated("The personal API key in the Authorization header is invalid.", "authentication_failed")
-    record_api_key_use(key)
+    return key
+
+
+def _cached_key(raw_key: str) -> PersonalAPIKey | None:
+    """The live key for `raw_key`, with its user and memberships, as resolved at most API_KEY_CACHE_SECONDS ago
+    by this process: a revoked key, a deactivated user or a lost membership is refused within that bound.
+
+    The cache holds detached copies; a hit attaches one to this request's session without a query. Unknown keys
+    are never cached, so a key created a moment ago works at once.
+    """
+    seconds = current_app.config["API_KEY_CACHE_SECONDS"]
+    cache: dict[str, tuple[float, PersonalAPIKey]] = current_app.extensions.setdefault("heatmap_api_key_cache", {})
+    digest = hash_api_key(raw_key)
+    now = time.monotonic()
+    cached = cache.get(digest) if seconds else None
+    if cached is not None and cached[0] > now:
+        return db.session.merge(cached[1], load=False)
+    key = find_api_key(raw_key)
+    if key is None:
+        cache.pop(digest, None)
+        return None
+    if seconds:
+        if len(cache) >= KEY_CACHE_LIMIT:
+            cache.clear()
+        db.session.expunge(key)  # the user and memberships go with it (cascade)
+        cache[digest] = (now + seconds, key)
+        key = db.session.merge(key, load=False)
+    record_api_key_use(key)  # its commit expires only the attached copy
     return key
 
 
