@@ -16,7 +16,7 @@ from urllib.parse import quote
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Response, abort, redirect, send_file
+from flask import Response, redirect, send_file
 
 from heatmap_app.capture.run import write_atomically
 
@@ -29,6 +29,10 @@ STREAM_CHUNK = 64 * 1024
 
 class MediaStoreError(ValueError):
     """A key that does not name an object of this store."""
+
+
+class MissingObject(LookupError):
+    """The key names no object (any more: a newer capture replaced it)."""
 
 
 class NoRoom(Exception):
@@ -53,7 +57,7 @@ class MediaStore(Protocol):
         """Raise unless the store answers now (for /readyz)."""
 
     def response(self, key: str, headers: Mapping[str, str], *, etag: str, max_age: int) -> Response:
-        """The object as a JPEG response carrying `headers`; 404 when it is gone (replaced meanwhile)."""
+        """The object as a JPEG response carrying `headers`; MissingObject when it is gone (replaced meanwhile)."""
 
 
 class LocalMediaStore:
@@ -98,7 +102,7 @@ class LocalMediaStore:
     def response(self, key: str, headers: Mapping[str, str], *, etag: str, max_age: int) -> Response:
         path = self.path(key)
         if not path.is_file():
-            abort(404, "This screenshot was just replaced by a newer capture; request it again.")
+            raise MissingObject(key)
         if self.accel_prefix is not None:
             response = Response(status=200, mimetype="image/jpeg")
             response.headers["X-Accel-Redirect"] = self.accel_prefix + quote(key)
@@ -172,7 +176,7 @@ class S3MediaStore:
             stored = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey"}:
-                abort(404, "This screenshot was just replaced by a newer capture; request it again.")
+                raise MissingObject(key) from None
             raise
         body = stored["Body"]
 

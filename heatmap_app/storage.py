@@ -12,14 +12,22 @@ import hashlib
 import io
 import secrets
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 
-from flask import Response, current_app, request
+from flask import Response, abort, current_app, request
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
 from heatmap_app.extensions import db
-from heatmap_app.mediastores import LocalMediaStore, MediaStore, MediaStoreError, NoRoom, build_media_store
+from heatmap_app.mediastores import (
+    LocalMediaStore,
+    MediaStore,
+    MediaStoreError,
+    MissingObject,
+    NoRoom,
+    build_media_store,
+)
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.base import utcnow
 
@@ -103,13 +111,10 @@ def read_snapshot(snapshot: HeatmapSnapshot) -> bytes:
     return media_store().read(snapshot.file_path)
 
 
-def send_jpeg(key: str, snapshot: HeatmapSnapshot, *, etag: str, max_age: int,
-              headers: Mapping[str, str] | None = None) -> Response:
-    """A stored JPEG as a private, revalidatable response (ETag, 304 on If-None-Match), for the API and the UI.
-
-    The 304 is answered before the store is asked. An object replaced by a newer capture between the lookup
-    and here answers 404, never a 500.
-    """
+def jpeg_response(key: str, last_modified: datetime, *, etag: str, max_age: int,
+                  headers: Mapping[str, str] | None = None) -> Response:
+    """A stored JPEG as a private, revalidatable response (ETag, 304 on If-None-Match); MissingObject when the
+    object is gone. The 304 is answered before the store is asked."""
     all_headers = {"Cache-Control": f"private, max-age={max_age}", "X-Content-Type-Options": "nosniff",
                    **(headers or {})}
     if etag in request.if_none_match:
@@ -118,8 +123,18 @@ def send_jpeg(key: str, snapshot: HeatmapSnapshot, *, etag: str, max_age: int,
         response.headers.update(all_headers)
         return response
     response = media_store().response(key, all_headers, etag=etag, max_age=max_age)
-    response.last_modified = snapshot.created_at
+    response.last_modified = last_modified
     return response
+
+
+def send_jpeg(key: str, snapshot: HeatmapSnapshot, *, etag: str, max_age: int,
+              headers: Mapping[str, str] | None = None) -> Response:
+    """jpeg_response for the API and the UI: an object replaced by a newer capture between the lookup and here
+    answers 404, never a 500."""
+    try:
+        return jpeg_response(key, snapshot.created_at, etag=etag, max_age=max_age, headers=headers)
+    except MissingObject:
+        abort(404, "This screenshot was just replaced by a newer capture; request it again.")
 
 
 def store_snapshot(

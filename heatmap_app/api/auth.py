@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import current_app, g, request
+from flask import g, request
 
 from heatmap_app.accounts import (
     API_KEY_PREFIX,
@@ -18,6 +17,7 @@ from heatmap_app.accounts import (
     record_api_key_use,
     user_can_reach_project,
 )
+from heatmap_app.api import recent
 from heatmap_app.errors import APIError
 from heatmap_app.extensions import db
 from heatmap_app.models import PersonalAPIKey, Project, User
@@ -26,7 +26,6 @@ from heatmap_app.models.base import parse_id
 View = TypeVar("View", bound=Callable[..., Any])
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
-KEY_CACHE_LIMIT = 4096  # keys remembered per process; past it the cache starts over
 QUERY_KEY_PARAMETERS = ("personal_api_key", "api_key", "token", "key")
 
 
@@ -58,22 +57,17 @@ def _cached_key(raw_key: str) -> PersonalAPIKey | None:
     The cache holds detached copies; a hit attaches one to this request's session without a query. Unknown keys
     are never cached, so a key created a moment ago works at once.
     """
-    seconds = current_app.config["API_KEY_CACHE_SECONDS"]
-    cache: dict[str, tuple[float, PersonalAPIKey]] = current_app.extensions.setdefault("heatmap_api_key_cache", {})
-    digest = hash_api_key(raw_key)
-    now = time.monotonic()
-    cached = cache.get(digest) if seconds else None
-    if cached is not None and cached[0] > now:
-        return db.session.merge(cached[1], load=False)
+    g.api_key_digest = digest = hash_api_key(raw_key)
+    cached = recent.recall("key", digest)
+    if cached is not None:
+        return db.session.merge(cached, load=False)
     key = find_api_key(raw_key)
     if key is None:
-        cache.pop(digest, None)
+        recent.forget("key", digest)
         return None
-    if seconds:
-        if len(cache) >= KEY_CACHE_LIMIT:
-            cache.clear()
+    if recent.enabled():
         db.session.expunge(key)  # the user and memberships go with it (cascade)
-        cache[digest] = (now + seconds, key)
+        recent.remember("key", digest, key)
         key = db.session.merge(key, load=False)
     record_api_key_use(key)  # its commit expires only the attached copy
     return key
@@ -97,12 +91,26 @@ def require_api_key(scope: str | None) -> Callable[[View], View]:
             g.api_key = key
             g.api_user = key.user
             if "project_id" in kwargs:
-                kwargs["project"] = resolve_project(kwargs.pop("project_id"), key.user, key)
+                kwargs["project"] = _cached_project(kwargs.pop("project_id"), key)
             return view(*args, **kwargs)
 
         return cast(View, wrapped)
 
     return decorator
+
+
+def _cached_project(project_id: str, key: PersonalAPIKey) -> Project:
+    """resolve_project for this key, as resolved at most API_KEY_CACHE_SECONDS ago."""
+    cache_key = (g.api_key_digest, project_id)
+    cached = recent.recall("project", cache_key)
+    if cached is not None:
+        return db.session.merge(cached, load=False)
+    project = resolve_project(project_id, key.user, key)
+    if recent.enabled():
+        db.session.expunge(project)
+        recent.remember("project", cache_key, project)
+        project = db.session.merge(project, load=False)
+    return project
 
 
 def resolve_project(project_id: str, user: User, key: PersonalAPIKey | None = None) -> Project:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from flask import Response, request
+from flask import Response, g, request
 
 from heatmap_app import heatmaps, storage
-from heatmap_app.api import project_route
+from heatmap_app.api import project_route, recent
 from heatmap_app.api.auth import require_api_key
 from heatmap_app.api.serializers import serialize_heatmap
 from heatmap_app.errors import APIError
+from heatmap_app.mediastores import MissingObject
 from heatmap_app.models import HeatmapSnapshot, Project
 from heatmap_app.models.base import MAX_INTEGER, parse_id
 
@@ -29,6 +32,28 @@ def _requested_width() -> int:
     return width
 
 
+@dataclass(frozen=True)
+class ServedSnapshot:
+    """What serving a snapshot needs, kept by `recent` without a database session."""
+
+    key: str
+    heatmap_id: str
+    width: int
+    content_hash: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, snapshot: HeatmapSnapshot) -> ServedSnapshot:
+        return cls(snapshot.file_path, snapshot.heatmap_id, snapshot.width, snapshot.content_hash, snapshot.created_at)
+
+    def response(self) -> Response:
+        """The JPEG; MissingObject when a newer capture has replaced it."""
+        return storage.jpeg_response(
+            self.key, self.created_at, etag=self.content_hash, max_age=CONTENT_MAX_AGE,
+            headers={"Content-Disposition": f'inline; filename="screenshot-{self.heatmap_id}-{self.width}.jpg"'},
+        )
+
+
 def send_snapshot(snapshot: HeatmapSnapshot) -> Response:
     return storage.send_jpeg(
         snapshot.file_path, snapshot, etag=snapshot.content_hash, max_age=CONTENT_MAX_AGE,
@@ -40,9 +65,20 @@ def send_snapshot(snapshot: HeatmapSnapshot) -> Response:
 @require_api_key("heatmap:read")
 def screenshot_content(project: Project, heatmap_id: str) -> Response | tuple[dict[str, Any], int]:
     width = _requested_width()
+    # A completed heatmap serves the same snapshot until it is edited, regenerated or deleted: this process reuses
+    # its answer for API_KEY_CACHE_SECONDS, and looks again at once when the object was replaced.
+    cache_key = (g.api_key_digest, project.id, heatmap_id, width)
+    served: ServedSnapshot | None = recent.recall("content", cache_key)
+    if served is not None:
+        try:
+            return served.response()
+        except MissingObject:
+            recent.forget("content", cache_key)
     heatmap = heatmaps.get_heatmap_by_id(project, heatmap_id)
     snapshot = heatmaps.pick_snapshot(heatmap, width)
     if snapshot is None:
         # Also when failed: clients read status and exception from this body to stop polling.
         return serialize_heatmap(heatmap), 202
+    if heatmap.status == "completed":
+        recent.remember("content", cache_key, ServedSnapshot.of(snapshot))
     return send_snapshot(snapshot)

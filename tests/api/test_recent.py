@@ -1,5 +1,7 @@
-"""API keys resolved once per API_KEY_CACHE_SECONDS per process: a hit asks the database nothing about the key,
-and a revoked key or a deactivated user is refused once the bound has passed."""
+"""What the API resolves once per API_KEY_CACHE_SECONDS per process: a key's identity (a hit asks the database
+nothing about it; a revoked key or a deactivated user is refused once the bound has passed) and the snapshot a
+completed heatmap serves (no query at all; a replaced snapshot served at once, a deleted heatmap gone within the
+bound; a heatmap still processing never cached)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ from typing import Any
 
 from sqlalchemy import event, select
 
+from heatmap_app import storage
 from heatmap_app.accounts import create_api_key, create_user, revoke_api_key
 from heatmap_app.extensions import db
-from heatmap_app.models import PersonalAPIKey
+from heatmap_app.models import PersonalAPIKey, SavedHeatmap, User
+from tests.api.conftest import jpeg_bytes
 
 BOUND = 1.0
 
@@ -95,3 +99,73 @@ def test_an_unknown_key_is_not_remembered(make_app: Any) -> None:
         _, raw_key = create_api_key(user, "new", ["heatmap:read"], None)
 
         assert client.get("/api/users/@me/", headers={"Authorization": f"Bearer {raw_key}"}).status_code == 200
+
+
+def heatmap_of(user: User, status: str) -> SavedHeatmap:
+    heatmap = SavedHeatmap(project=user.current_project, created_by=user, short_id=f"cache{status[:3]}",
+                           url="https://93.184.216.34/", target_widths=[320, 1024], status=status,
+                           capture_generation=1)
+    db.session.add(heatmap)
+    db.session.commit()
+    return heatmap
+
+
+def content_client(app: Any, user: User, heatmap: SavedHeatmap) -> tuple[Any, str, dict[str, str]]:
+    _, raw_key = create_api_key(user, "images", ["heatmap:read"], None)
+    path = f"/api/projects/{user.current_project_id}/heatmap_screenshots/{heatmap.id}/content?width=1024"
+    return app.test_client(), path, {"Authorization": f"Bearer {raw_key}"}
+
+
+def test_a_completed_heatmaps_image_is_served_again_without_a_query(make_app: Any) -> None:
+    app = cached_app(make_app)
+    with app.app_context():
+        user = create_user("images@example.com", "correct horse battery")
+        heatmap = heatmap_of(user, "completed")
+        image = jpeg_bytes(1024, color="red")
+        storage.store_snapshot(heatmap, 1024, image, page_height=600)
+        client, path, headers = content_client(app, user, heatmap)
+        assert client.get(path, headers=headers).data == image
+
+        with statements() as seen:
+            again = client.get(path, headers=headers)
+
+    assert again.status_code == 200 and again.data == image
+    assert seen == []
+
+
+def test_a_replaced_snapshot_is_served_at_once_and_a_deleted_heatmap_is_gone_within_the_bound(make_app: Any) -> None:
+    app = cached_app(make_app)
+    with app.app_context():
+        user = create_user("replace@example.com", "correct horse battery")
+        heatmap = heatmap_of(user, "completed")
+        storage.store_snapshot(heatmap, 1024, jpeg_bytes(1024, color="red"), page_height=600)
+        client, path, headers = content_client(app, user, heatmap)
+        client.get(path, headers=headers)
+
+        newer = jpeg_bytes(1024, color="blue")
+        storage.store_snapshot(heatmap, 1024, newer, page_height=600)  # the old object is removed
+        replaced = client.get(path, headers=headers)
+
+        heatmap.deleted = True
+        db.session.commit()
+        time.sleep(BOUND + 0.1)
+        gone = client.get(path, headers=headers)
+
+    assert replaced.status_code == 200 and replaced.data == newer
+    assert gone.status_code == 404
+
+
+def test_a_heatmap_still_processing_is_never_cached(make_app: Any) -> None:
+    app = cached_app(make_app)
+    with app.app_context():
+        user = create_user("landing@example.com", "correct horse battery")
+        heatmap = heatmap_of(user, "processing")
+        storage.store_snapshot(heatmap, 320, jpeg_bytes(320), page_height=600, generation=1)
+        client, path, headers = content_client(app, user, heatmap)
+        nearest = client.get(path, headers=headers)
+
+        storage.store_snapshot(heatmap, 1024, jpeg_bytes(1024), page_height=600, generation=1)
+        exact = client.get(path, headers=headers)
+
+    assert "-320.jpg" in nearest.headers["Content-Disposition"]
+    assert "-1024.jpg" in exact.headers["Content-Disposition"]
