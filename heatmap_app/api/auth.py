@@ -33,7 +33,8 @@ def _unauthenticated(detail: str, code: str) -> APIError:
     return APIError(401, detail, code=code, headers=CHALLENGE)
 
 
-def _authenticate_request() -> PersonalAPIKey:
+def bearer_key() -> str:
+    """The raw key of the request's `Authorization: Bearer` header (401 when there is none, or one in the URL)."""
     if any(name in request.args for name in QUERY_KEY_PARAMETERS) or any(
         value.startswith(API_KEY_PREFIX) for value in request.args.values()
     ):
@@ -44,7 +45,11 @@ def _authenticate_request() -> PersonalAPIKey:
     scheme, _, raw_key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not raw_key.strip():
         raise _unauthenticated("Authentication credentials were not provided.", "not_authenticated")
-    key = _cached_key(raw_key.strip())
+    return raw_key.strip()
+
+
+def _authenticate_request() -> PersonalAPIKey:
+    key = _cached_key(bearer_key())
     if key is None:
         raise _unauthenticated("The personal API key in the Authorization header is invalid.", "authentication_failed")
     return key

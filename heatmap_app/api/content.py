@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response, request
 
 from heatmap_app import heatmaps, storage
 from heatmap_app.api import project_route, recent
-from heatmap_app.api.auth import require_api_key
+from heatmap_app.accounts import hash_api_key
+from heatmap_app.api.auth import bearer_key, require_api_key
 from heatmap_app.api.serializers import serialize_heatmap
 from heatmap_app.errors import APIError
 from heatmap_app.mediastores import MissingObject
@@ -62,18 +63,24 @@ def send_snapshot(snapshot: HeatmapSnapshot) -> Response:
 
 
 @project_route("/heatmap_screenshots/<heatmap_id>/content", methods=["GET"])
-@require_api_key("heatmap:read")
-def screenshot_content(project: Project, heatmap_id: str) -> Response | tuple[dict[str, Any], int]:
-    width = _requested_width()
-    # A completed heatmap serves the same snapshot until it is edited, regenerated or deleted: this process reuses
-    # its answer for API_KEY_CACHE_SECONDS, and looks again at once when the object was replaced.
-    cache_key = (g.api_key_digest, project.id, heatmap_id, width)
+def screenshot_content(project_id: str, heatmap_id: str) -> Response | tuple[dict[str, Any], int]:
+    # A completed heatmap serves the same snapshot until it is edited, regenerated or deleted, and the key that
+    # asked was valid for this project then: for API_KEY_CACHE_SECONDS this process answers the same request
+    # from memory, as the key cache would, and looks again at once when the object was replaced.
+    cache_key = (hash_api_key(bearer_key()), project_id, heatmap_id, request.args.get("width"))
     served: ServedSnapshot | None = recent.recall("content", cache_key)
     if served is not None:
         try:
             return served.response()
         except MissingObject:
             recent.forget("content", cache_key)
+    return _resolve_content(project_id=project_id, heatmap_id=heatmap_id, cache_key=cache_key)
+
+
+@require_api_key("heatmap:read")
+def _resolve_content(project: Project, heatmap_id: str, cache_key: tuple[Any, ...]
+                     ) -> Response | tuple[dict[str, Any], int]:
+    width = _requested_width()
     heatmap = heatmaps.get_heatmap_by_id(project, heatmap_id)
     snapshot = heatmaps.pick_snapshot(heatmap, width)
     if snapshot is None:
