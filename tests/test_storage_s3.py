@@ -17,6 +17,7 @@ from heatmap_app.accounts import create_api_key, create_user
 from heatmap_app.extensions import db
 from heatmap_app.mediastores import S3MediaStore
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap, User
+from tests.conftest import AuthActions
 from tests.support.s3_server import S3Server, s3_server
 from tests.test_storage import jpeg, snapshot_writes_locked_elsewhere
 
@@ -153,3 +154,15 @@ def test_with_presigned_redirects_the_answer_is_a_short_lived_url_of_the_object(
     assert fetched.status_code == 200 and fetched.content == image
     assert fetched.headers["Content-Type"] == "image/jpeg"
     assert fetched.headers["Content-Disposition"] == f'inline; filename="screenshot-{heatmap.id}-1024.jpg"'
+
+
+def test_the_ui_serves_the_thumbnail_from_the_bucket(app: Flask, heatmap: SavedHeatmap) -> None:
+    snapshot = storage.store_snapshot(heatmap, 1024, jpeg(1024, 900, "teal"), page_height=900)
+    client = app.test_client()
+    AuthActions(client).login("s3@example.com", "correct horse battery")
+
+    response = client.get(f"/heatmaps/{heatmap.short_id}/thumbnails/1024.jpg")
+
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    assert response.data == storage.media_store().read(snapshot.thumbnail_path)
+    assert response.headers["ETag"] == f'"thumb-{snapshot.content_hash}"'
