@@ -67,7 +67,7 @@ def worker_command(burst: bool, queues: str) -> None:
         run_worker([name.strip() for name in queues.split(",") if name.strip()], burst=burst)
     finally:
         close_worker_capturer()
-        process_ended(current_app._get_current_object(), os.getpid())  # type: ignore[attr-defined]
+        process_ended(current_app.config["PROMETHEUS_MULTIPROC_DIR"], os.getpid())
 
 
 @click.command("metrics")
@@ -76,7 +76,8 @@ def worker_command(burst: bool, queues: str) -> None:
 def metrics_command(bind: str, port: int) -> None:
     """Serve this machine's metrics (its workers' counts and the queue) for Prometheus: for a machine with
     workers and no web server, whose /metrics does the same."""
-    server, thread = start_http_server(port, addr=bind, registry=scrape_registry(current_app._get_current_object()))  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    server, thread = start_http_server(port, addr=bind, registry=scrape_registry(app))
     click.echo(f"Serving metrics on http://{bind}:{server.server_port}/metrics", err=True)
     thread.join()
 

@@ -200,7 +200,8 @@ def s3_client(config: Mapping[str, Any]) -> Any:
         region_name=config["S3_REGION"],
         aws_access_key_id=config["S3_ACCESS_KEY_ID"],
         aws_secret_access_key=config["S3_SECRET_ACCESS_KEY"],
-        config=BotoConfig(signature_version="s3v4", connect_timeout=5, read_timeout=20, retries={"max_attempts": 3, "mode": "standard"},
+        config=BotoConfig(signature_version="s3v4", connect_timeout=5, read_timeout=20,
+                          retries={"max_attempts": 3, "mode": "standard"},
                           s3={"addressing_style": "path"} if config["S3_ENDPOINT_URL"] else None),
     )
 

@@ -84,16 +84,17 @@ class _ProcessCounts(Collector):
         yield from REGISTRY.collect()
 
 
-def process_ended(app: Flask, pid: int) -> None:
+def process_ended(folder: str | None, pid: int) -> None:
     """Tell multiprocess mode that `pid` ended: its live gauges go, its counts stay in the sums."""
-    if app.config["PROMETHEUS_MULTIPROC_DIR"]:
-        mark_process_dead(pid, app.config["PROMETHEUS_MULTIPROC_DIR"])
+    if folder:
+        mark_process_dead(pid, folder)
 
 
 def metrics_response() -> Response:
     registry = current_app.extensions.get("heatmap_metrics_registry")
     if registry is None:
-        registry = current_app.extensions["heatmap_metrics_registry"] = scrape_registry(current_app._get_current_object())  # type: ignore[attr-defined]
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        registry = current_app.extensions["heatmap_metrics_registry"] = scrape_registry(app)
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
