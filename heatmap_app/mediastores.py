@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-import boto3
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Response, redirect, send_file
 
@@ -194,6 +192,10 @@ class S3MediaStore:
 
 
 def s3_client(config: Mapping[str, Any]) -> Any:
+    # Imported here: boto3 takes a quarter of a second to import, which installs on a local folder need not pay.
+    import boto3
+    from botocore.config import Config as BotoConfig
+
     return boto3.client(
         "s3",
         endpoint_url=config["S3_ENDPOINT_URL"],
