@@ -1,11 +1,13 @@
-"""Benchmark of the content endpoint against a bare static-file route, both under gunicorn (2 workers).
+"""Benchmark of the content endpoint against a bare static-file route, side by side in one run.
 
-    .venv/bin/python bench/content.py [--seconds 10] [--connections 16]
+    bash bench/setup.sh && .venv/bin/python bench/content.py [--seconds 10] [--connections 16]
 
 Builds a throw-away install in a temp folder (SQLite, media, Redis db 14), stores one ~200 KB JPEG
-as a snapshot, starts two gunicorn servers on loopback — the real app, and a one-route Flask app that
-sends the same file with the same conditional headers — and runs wrk against each for a 200 and for a
-304 revalidation. Prints a Markdown table. Everything it starts is stopped on exit.
+as a snapshot, and starts on loopback: the real app under gunicorn (2 workers), a one-route Flask app
+under gunicorn (2 workers) that sends the same file with the same conditional headers, and the real app
+with MEDIA_ACCEL_REDIRECT_PREFIX behind Debian's nginx (which sends the file itself, as deploy/nginx does).
+Runs wrk against each for a 200 and for a 304 revalidation and prints a Markdown table with the ratios to
+the bare route. Everything it starts is stopped on exit.
 """
 
 from __future__ import annotations
@@ -26,6 +28,43 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK = "/usr/bin/wrk"
+NGINX = "/usr/sbin/nginx"
+ACCEL_PREFIX = "/_media/"
+# The same internal location as deploy/nginx/heatmaps.conf, without TLS.
+NGINX_CONF = """
+user root;
+worker_processes 2;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/nginx-body;
+    proxy_temp_path {folder}/nginx-proxy;
+    fastcgi_temp_path {folder}/nginx-fastcgi;
+    uwsgi_temp_path {folder}/nginx-uwsgi;
+    scgi_temp_path {folder}/nginx-scgi;
+    sendfile on;
+    upstream heatmaps {{ server 127.0.0.1:{app_port}; keepalive 16; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location {accel} {{
+            internal;
+            alias {media}/;
+            etag off;
+            add_header ETag $upstream_http_etag;
+            add_header X-Content-Type-Options nosniff;
+        }}
+        location / {{
+            proxy_pass http://heatmaps;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+        }}
+    }}
+}}
+"""
 TARGET_BYTES = 200 * 1024
 REDIS_URL = "redis://127.0.0.1:6379/14"
 sys.path.insert(0, str(ROOT))  # run as a script from the repository root, like bench/capture.py
@@ -131,6 +170,24 @@ def stop(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
+def start_nginx(stack: ExitStack, folder: Path, app_port: int, media: Path) -> int:
+    port = free_port()
+    conf = folder / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(folder=folder, app_port=app_port, port=port, accel=ACCEL_PREFIX, media=media))
+    server = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(folder)], start_new_session=True)
+    stack.callback(stop, server)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return port
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(f"nginx exited with {server.returncode}: {(folder / 'nginx-error.log').read_text()}")
+            time.sleep(0.2)
+    raise RuntimeError("nginx did not start")
+
+
 def to_ms(text: str) -> float:
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
@@ -156,16 +213,18 @@ def run_wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -
         raise RuntimeError(f"cannot read wrk's output:\n{output}") from None
 
 
-def check_status(url: str, headers: dict[str, str], expected: int) -> None:
+def check_response(url: str, headers: dict[str, str], expected: int, body: bytes, etag: str) -> None:
+    """The case answers what the API promises: the status, and for a 200 the very bytes with the snapshot's ETag."""
     from urllib.error import HTTPError
     from urllib.request import Request, urlopen
 
     try:
-        status = urlopen(Request(url, headers=headers), timeout=10).status
+        with urlopen(Request(url, headers=headers), timeout=120) as response:
+            status, data, served_etag = response.status, response.read(), response.headers.get("ETag")
     except HTTPError as error:
-        status = error.code
-    if status != expected:
-        raise RuntimeError(f"{url} answered {status}, expected {expected}")
+        status, data, served_etag = error.code, b"", error.headers.get("ETag")
+    if status != expected or (status == 200 and (data != body or served_etag != f'"{etag}"')):
+        raise RuntimeError(f"{url} answered {status} ({len(data)} bytes, ETag {served_etag}), expected {expected}")
 
 
 def main() -> None:
@@ -175,28 +234,40 @@ def main() -> None:
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-content-") as temp, ExitStack() as stack:
-        environment, raw_key, content_path, file_path, content_hash = prepare_install(Path(temp))
-        size = file_path.stat().st_size
+        folder = Path(temp)
+        environment, raw_key, content_path, file_path, content_hash = prepare_install(folder)
+        body = file_path.read_bytes()
         static_environment = {**environment, "BENCH_STATIC_FILE": str(file_path), "BENCH_STATIC_ETAG": content_hash}
         app_port = start_gunicorn(stack, "heatmap_app:create_app()", environment)
         static_port = start_gunicorn(stack, "bench.content:static_app()", static_environment)
+        accel_app_port = start_gunicorn(stack, "heatmap_app:create_app()",
+                                        {**environment, "MEDIA_ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX})
+        nginx_port = start_nginx(stack, folder, accel_app_port, Path(environment["MEDIA_ROOT"]).resolve())
 
         auth = {"Authorization": f"Bearer {raw_key}"}
         revalidate = {"If-None-Match": f'"{content_hash}"'}
+        bare = f"http://127.0.0.1:{static_port}/static.jpg"
+        content = f"http://127.0.0.1:{app_port}{content_path}"
+        accel = f"http://127.0.0.1:{nginx_port}{content_path}"
         cases = [
-            ("content endpoint, 200", f"http://127.0.0.1:{app_port}{content_path}", auth, 200),
-            ("bare static route, 200", f"http://127.0.0.1:{static_port}/static.jpg", {}, 200),
-            ("content endpoint, 304", f"http://127.0.0.1:{app_port}{content_path}", {**auth, **revalidate}, 304),
-            ("bare static route, 304", f"http://127.0.0.1:{static_port}/static.jpg", revalidate, 304),
+            ("bare static route", bare, {}, 200),
+            ("content endpoint", content, auth, 200),
+            ("content endpoint, X-Accel-Redirect via nginx", accel, auth, 200),
+            ("bare static route", bare, revalidate, 304),
+            ("content endpoint", content, {**auth, **revalidate}, 304),
+            ("content endpoint, X-Accel-Redirect via nginx", accel, {**auth, **revalidate}, 304),
         ]
-        print(f"JPEG: {size} bytes; gunicorn --workers 2 (sync) each; wrk -t2 -c{options.connections} "
-              f"-d{options.seconds}s; {os.cpu_count()} CPUs shared by servers and wrk\n")
-        print("| case | requests/s | p50 ms | p99 ms | socket errors |")
-        print("|---|---:|---:|---:|---:|")
+        print(f"JPEG: {len(body)} bytes; gunicorn --workers 2 (sync) each, nginx 2 workers; wrk -t2 "
+              f"-c{options.connections} -d{options.seconds}s; {os.cpu_count()} CPUs shared by servers and wrk\n")
+        print("| case | status | requests/s | × bare route | p50 ms | p99 ms | socket errors |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        bare_rate: dict[int, float] = {}
         for label, url, headers, status in cases:
-            check_status(url, headers, status)
+            check_response(url, headers, status, body, content_hash)
             result = run_wrk(url, headers, options.seconds, options.connections)
-            print(f"| {label} | {result['rps']:.0f} | {result['p50']:.2f} | {result['p99']:.2f} | {result['errors']} |", flush=True)
+            bare_rate.setdefault(status, result["rps"])
+            print(f"| {label} | {status} | {result['rps']:.0f} | {result['rps'] / bare_rate[status]:.2f} | "
+                  f"{result['p50']:.2f} | {result['p99']:.2f} | {result['errors']} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -73,11 +73,15 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from heatmap_app.api import api
+    from heatmap_app.metrics import count_requests
+    from heatmap_app.ops import ops
     from heatmap_app.web import web
 
     csrf.exempt(api)  # the API authenticates with Bearer keys only, never cookies
     app.register_blueprint(api)
     app.register_blueprint(web)
+    app.register_blueprint(ops)
+    count_requests(app)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 from flask import Flask, current_app
+from prometheus_client import start_http_server
 
 from heatmap_app.accounts import AccountError, create_api_key, create_user, find_user_by_email
 from heatmap_app.capture import CaptureError, capture_to_directory
 from heatmap_app.heatmap_schemas import DEFAULT_WIDTHS
 from heatmap_app.heatmaps import HeatmapInputError, clean_widths
 from heatmap_app.interactions.retention import purge_expired
+from heatmap_app.metrics import process_ended, scrape_registry
 from heatmap_app.queue import CAPTURE_QUEUE
 from heatmap_app.screenshots import guarded_capture
 from heatmap_app.urlsafety import UnsafeURLError
@@ -65,6 +68,19 @@ def worker_command(burst: bool, queues: str) -> None:
         run_worker([name.strip() for name in queues.split(",") if name.strip()], burst=burst)
     finally:
         close_worker_capturer()
+        process_ended(current_app.config["PROMETHEUS_MULTIPROC_DIR"], os.getpid())
+
+
+@click.command("metrics")
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9101, show_default=True, help="Port to listen on.")
+def metrics_command(bind: str, port: int) -> None:
+    """Serve this machine's metrics (its workers' counts and the queue) for Prometheus: for a machine with
+    workers and no web server, whose /metrics does the same."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    server, thread = start_http_server(port, addr=bind, registry=scrape_registry(app))
+    click.echo(f"Serving metrics on http://{bind}:{server.server_port}/metrics", err=True)
+    thread.join()
 
 
 @click.command("capture")
@@ -101,5 +117,5 @@ def purge_heatmap_data_command() -> None:
 
 def register_commands(app: Flask) -> None:
     for command in (create_user_command, create_api_key_command, worker_command, capture_command,
-                    purge_heatmap_data_command):
+                    purge_heatmap_data_command, metrics_command):
         app.cli.add_command(command)

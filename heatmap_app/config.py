@@ -81,6 +81,38 @@ def _guard_settings(env: Mapping[str, str]) -> dict[str, str]:
     return {"CAPTURE_GUARD_BIND": bind, "CAPTURE_GUARD_ADVERTISE": advertise, "CAPTURE_GUARD_CLIENTS": clients}
 
 
+def _media_store_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """MEDIA_STORE=local (MEDIA_ROOT, the default) or s3 (S3_BUCKET, S3_PREFIX, S3_ENDPOINT_URL for MinIO, R2 and
+    other S3-compatible servers). Credentials: S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY, else boto3's own chain."""
+    store = environ.get("MEDIA_STORE", "").strip().lower() or "local"
+    if store not in {"local", "s3"}:
+        raise ConfigurationError(f"MEDIA_STORE: {store!r} is neither 'local' nor 's3'.")
+    bucket = environ.get("S3_BUCKET", "").strip()
+    if store == "s3" and not bucket:
+        raise ConfigurationError("MEDIA_STORE=s3 needs S3_BUCKET.")
+    prefix = environ.get("S3_PREFIX", "").strip().strip("/")
+    ttl = environ.get("S3_PRESIGNED_TTL", "").strip() or "300"
+    if not (ttl.isascii() and ttl.isdigit() and int(ttl) >= 2):
+        raise ConfigurationError(f"S3_PRESIGNED_TTL: {ttl!r} is not a number of seconds (2 or more).")
+    accel = environ.get("MEDIA_ACCEL_REDIRECT_PREFIX", "").strip()
+    if accel and not (accel.startswith("/") and accel.endswith("/")):
+        raise ConfigurationError(f"MEDIA_ACCEL_REDIRECT_PREFIX: {accel!r} must start and end with '/'.")
+    return {
+        "MEDIA_STORE": store,
+        "S3_BUCKET": bucket,
+        "S3_PREFIX": f"{prefix}/" if prefix else "",
+        "S3_ENDPOINT_URL": environ.get("S3_ENDPOINT_URL", "").strip() or None,
+        "S3_REGION": environ.get("S3_REGION", "").strip() or "us-east-1",
+        "S3_ACCESS_KEY_ID": environ.get("S3_ACCESS_KEY_ID") or None,
+        "S3_SECRET_ACCESS_KEY": environ.get("S3_SECRET_ACCESS_KEY") or None,
+        # Answer images with a redirect to a presigned URL of this many seconds instead of streaming them.
+        "S3_PRESIGNED_REDIRECT": _flag(environ, "S3_PRESIGNED_REDIRECT", False),
+        "S3_PRESIGNED_TTL": int(ttl),
+        # Behind nginx: answer local images with an X-Accel-Redirect to this internal location (deploy/nginx).
+        "MEDIA_ACCEL_REDIRECT_PREFIX": accel or None,
+    }
+
+
 def _normalise_database_url(url: str) -> str:
     # Heroku-style URLs say postgres:// and psycopg 3 needs its own driver name.
     if url.startswith("postgres://"):
@@ -119,10 +151,14 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         ),
         "REDIS_URL": env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
         "MEDIA_ROOT": env.get("MEDIA_ROOT") or str(instance / "media"),
+        **_media_store_settings(env),
         # Unset: the capture engine finds chromium and chromedriver on PATH.
         "CHROME_BINARY": env.get("CHROME_BINARY") or None,
         "CHROMEDRIVER_PATH": env.get("CHROMEDRIVER_PATH") or None,
         "SELENIUM_REMOTE_URL": env.get("SELENIUM_REMOTE_URL") or None,
+        # prometheus_client reads this variable itself when it is imported; here so /metrics knows to add up the
+        # counts every process of the machine left in the folder (heatmap_app.metrics).
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         "CAPTURE_ALLOW_HOSTS": allow_hosts,
         **_guard_settings(env),
         "CAPTURE_JPEG_QUALITY": int(env.get("CAPTURE_JPEG_QUALITY", "70")),
@@ -135,6 +171,9 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         # The reverse proxies in front of the app: only then are their X-Forwarded-For/-Proto/-Host believed,
         # so each client keeps a login bucket of its own without anyone being able to forge one.
         "TRUSTED_PROXY_COUNT": _proxy_count(env),
+        # Seconds a process reuses an API key's resolved identity (key, user, memberships) before asking the
+        # database again: a revoked key or a deactivated user is refused at most this late. 0: ask every time.
+        "API_KEY_CACHE_SECONDS": float(env.get("API_KEY_CACHE_SECONDS", "5")),
         "SIGNUP_ENABLED": _flag(env, "SIGNUP_ENABLED", True),
         "SESSION_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", production),
         "REMEMBER_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", production),
@@ -183,6 +222,7 @@ def testing_config(
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "MEDIA_ROOT": str(instance / "media"),
+        "API_KEY_CACHE_SECONDS": "0",  # a revoked key is refused at once; tests/api/test_key_cache.py sets a bound
         **{name: os.environ[name] for name in ("CHROME_BINARY", "CHROMEDRIVER_PATH") if os.environ.get(name)},
     }
     config = config_from_environment(instance, environ=environ)

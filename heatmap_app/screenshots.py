@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from heatmap_app.capture import BrowserPool, CaptureSettings, Shot
+from heatmap_app.metrics import BROWSER_RECYCLES, GUARD_REFUSALS
 from heatmap_app.urlsafety import GuardProxy, check_url, parse_allow_hosts, parse_guard_clients
 
 
@@ -78,13 +79,22 @@ class WarmCapturer:
         """Capture `url` at every width; raises UnsafeURLError or a CaptureError with a readable reason."""
         checked_url = check_url(url, self._allow_hosts)
         self._guard.forget()
-        return self._pool.capture(
-            checked_url,
-            widths,
-            block_consent_modals=block_consent_modals,
-            on_shot=on_shot,
-            explain_navigation_failure=self._guard.blocked_reason,
-        )
+        try:
+            shots = self._pool.capture(
+                checked_url,
+                widths,
+                block_consent_modals=block_consent_modals,
+                on_shot=on_shot,
+                explain_navigation_failure=self._guard.blocked_reason,
+            )
+        except BaseException:
+            BROWSER_RECYCLES.labels("error").inc()  # the pool ends its browser on any error
+            raise
+        finally:
+            GUARD_REFUSALS.inc(len(self._guard.blocked_requests))
+        if not self._pool.warm:
+            BROWSER_RECYCLES.labels("max_jobs").inc()
+        return shots
 
     def close(self) -> None:
         self._pool.close()

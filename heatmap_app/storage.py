@@ -1,26 +1,33 @@
-"""The media store: snapshot JPEGs and their thumbnails under MEDIA_ROOT.
+"""The media store: snapshot JPEGs and their thumbnails, in MEDIA_ROOT or an S3 bucket (heatmap_app.mediastores).
 
-Files are written atomically (a temp file in the same folder, then os.replace) under names the server
-generates, so a reader sees either nothing or a whole file, and no user input ever reaches a path.
-The database keeps paths relative to MEDIA_ROOT. Files are never left without a row: a snapshot whose
-thumbnail or commit fails takes its files with it.
+Objects are written whole or not at all under keys the server generates, so a reader sees either nothing or a
+whole file, and no user input ever reaches a key. The database keeps the keys. Objects are never left without a
+row: a snapshot whose thumbnail or commit fails takes its objects with it; and since a key is random and only a
+committed row names it, no object is served before its row is committed.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 
-from flask import Response, abort, current_app, send_file
+from flask import Response, abort, current_app, request
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
-from heatmap_app.capture.run import write_atomically
 from heatmap_app.extensions import db
+from heatmap_app.mediastores import (
+    LocalMediaStore,
+    MediaStore,
+    MediaStoreError,
+    MissingObject,
+    NoRoom,
+    build_media_store,
+)
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.base import utcnow
 
@@ -41,16 +48,16 @@ class MediaStoreFull(StorageError):
         super().__init__("The screenshot could not be saved: the media store is full. Tell your admin.")
 
 
-# A file system out of space (or of the user's quota) answers with one of these.
-NO_SPACE_ERRORS = (errno.ENOSPC, errno.EDQUOT)
-
-
 class StaleCaptureError(RuntimeError):
     """A capture of an older generation tried to store a snapshot; the heatmap has moved on."""
 
 
-def media_root() -> Path:
-    return Path(current_app.config["MEDIA_ROOT"]).resolve()
+def media_store() -> MediaStore:
+    """The app's media store, built once per app from its settings."""
+    store = current_app.extensions.get("heatmap_media_store")
+    if store is None:
+        store = current_app.extensions["heatmap_media_store"] = build_media_store(current_app.config)
+    return store
 
 
 def content_hash(data: bytes) -> str:
@@ -81,34 +88,53 @@ def _open_jpeg(jpeg_bytes: bytes) -> Image.Image:
     return image
 
 
-def _absolute(relative_path: str) -> Path:
-    root = media_root()
-    path = (root / relative_path).resolve()
-    if not path.is_relative_to(root):
-        raise StorageError(f"{relative_path!r} is outside the media root.")
-    return path
+def _local_path(key: str) -> Path:
+    store = media_store()
+    if not isinstance(store, LocalMediaStore):
+        raise StorageError("The media store is not a local folder.")
+    try:
+        return store.path(key)
+    except MediaStoreError as error:
+        raise StorageError(str(error)) from None
 
 
 def snapshot_file_path(snapshot: HeatmapSnapshot) -> Path:
-    return _absolute(snapshot.file_path)
+    """The snapshot's file in a local media store (for tests and tools that work on files)."""
+    return _local_path(snapshot.file_path)
 
 
 def thumbnail_file_path(snapshot: HeatmapSnapshot) -> Path:
-    return _absolute(snapshot.thumbnail_path)
+    return _local_path(snapshot.thumbnail_path)
 
 
-def send_jpeg(path: Path, snapshot: HeatmapSnapshot, *, etag: str, max_age: int) -> Response:
-    """A stored JPEG as a private, revalidatable response (ETag, 304 on If-None-Match), for the API and the UI.
+def read_snapshot(snapshot: HeatmapSnapshot) -> bytes:
+    return media_store().read(snapshot.file_path)
 
-    A file replaced by a newer capture between the lookup and here answers 404, never a 500.
-    """
-    if not path.is_file():
-        abort(404, "This screenshot was just replaced by a newer capture; request it again.")
-    response = send_file(path, mimetype="image/jpeg", etag=etag, last_modified=snapshot.created_at,
-                         max_age=max_age, conditional=True)
-    response.headers["Cache-Control"] = f"private, max-age={max_age}"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+
+def jpeg_response(key: str, last_modified: datetime, *, etag: str, max_age: int,
+                  headers: Mapping[str, str] | None = None) -> Response:
+    """A stored JPEG as a private, revalidatable response (ETag, 304 on If-None-Match); MissingObject when the
+    object is gone. The 304 is answered before the store is asked."""
+    all_headers = {"Cache-Control": f"private, max-age={max_age}", "X-Content-Type-Options": "nosniff",
+                   **(headers or {})}
+    if etag in request.if_none_match:
+        response = Response(status=304)
+        response.set_etag(etag)
+        response.headers.update(all_headers)
+        return response
+    response = media_store().response(key, all_headers, etag=etag, max_age=max_age)
+    response.last_modified = last_modified
     return response
+
+
+def send_jpeg(key: str, snapshot: HeatmapSnapshot, *, etag: str, max_age: int,
+              headers: Mapping[str, str] | None = None) -> Response:
+    """jpeg_response for the API and the UI: an object replaced by a newer capture between the lookup and here
+    answers 404, never a 500."""
+    try:
+        return jpeg_response(key, snapshot.created_at, etag=etag, max_age=max_age, headers=headers)
+    except MissingObject:
+        abort(404, "This screenshot was just replaced by a newer capture; request it again.")
 
 
 def store_snapshot(
@@ -142,15 +168,15 @@ def store_snapshot(
     )
     thumbnail = make_thumbnail(image)
     token = secrets.token_hex(8)
-    folder = Path(SNAPSHOT_FOLDER) / heatmap.id
-    file_path = folder / f"{width}-{token}.jpg"
-    thumbnail_path = folder / f"{width}-{token}-thumb.jpg"
-    written: list[Path] = []
+    folder = f"{SNAPSHOT_FOLDER}/{heatmap.id}"
+    file_path = f"{folder}/{width}-{token}.jpg"
+    thumbnail_path = f"{folder}/{width}-{token}-thumb.jpg"
+    store = media_store()
+    written: list[str] = []
     try:
-        for relative_path, data in ((file_path, jpeg_bytes), (thumbnail_path, thumbnail)):
-            absolute_path = _absolute(str(relative_path))
-            write_atomically(absolute_path, data)
-            written.append(absolute_path)
+        for key, data in ((file_path, jpeg_bytes), (thumbnail_path, thumbnail)):
+            store.put(key, data)
+            written.append(key)
         replaced = [snapshot.file_path, snapshot.thumbnail_path] if snapshot is not None else []
         if snapshot is None:
             snapshot = HeatmapSnapshot(heatmap_id=heatmap.id, generation=heatmap.capture_generation, width=width)
@@ -158,26 +184,27 @@ def store_snapshot(
         snapshot.height = image.height
         snapshot.page_height = page_height
         snapshot.byte_size = len(jpeg_bytes)
-        snapshot.file_path = str(file_path)
-        snapshot.thumbnail_path = str(thumbnail_path)
+        snapshot.file_path = file_path
+        snapshot.thumbnail_path = thumbnail_path
         snapshot.content_hash = content_hash(jpeg_bytes)
         snapshot.created_at = utcnow()
         db.session.commit()
     except BaseException as error:
         db.session.rollback()
-        for path in written:
-            path.unlink(missing_ok=True)
-        if isinstance(error, OSError) and error.errno in NO_SPACE_ERRORS:
+        for key in written:
+            store.delete(key)
+        if isinstance(error, NoRoom):
             raise MediaStoreFull() from error
         raise
     db.session.expire(heatmap, ["snapshots", "all_snapshots"])
-    for relative_path in replaced:
-        _absolute(relative_path).unlink(missing_ok=True)
+    for key in replaced:
+        store.delete(key)
     return snapshot
 
 
 def delete_snapshot_files(snapshots: Iterable[HeatmapSnapshot]) -> None:
-    """Remove the files of snapshots whose rows are already gone."""
+    """Remove the objects of snapshots whose rows are already gone."""
+    store = media_store()
     for snapshot in snapshots:
-        snapshot_file_path(snapshot).unlink(missing_ok=True)
-        thumbnail_file_path(snapshot).unlink(missing_ok=True)
+        store.delete(snapshot.file_path)
+        store.delete(snapshot.thumbnail_path)

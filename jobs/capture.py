@@ -15,6 +15,7 @@ jobs survives from one job to the next; close_worker_capturer() ends it when the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,6 +27,7 @@ from sqlalchemy import update
 from heatmap_app.capture import CaptureError, PermanentCaptureError, Shot
 from heatmap_app.extensions import db
 from heatmap_app.history.runs import prune_runs, settle_run
+from heatmap_app.metrics import CAPTURE_SECONDS, CAPTURES
 from heatmap_app.models import SavedHeatmap
 from heatmap_app.models.base import utcnow
 from heatmap_app.queue import CaptureLock, enqueue_run_comparison, redis_connection
@@ -71,6 +73,7 @@ def capture_heatmap(heatmap_id: str, generation: int) -> str:
         lock = CaptureLock(redis_connection(), heatmap_id, generation)
         try:
             if not lock.acquire():
+                CAPTURES.labels("skipped", "already_running").inc()
                 return "already running"
             return _capture(heatmap_id, generation, lock)
         finally:
@@ -89,35 +92,63 @@ def _current_heatmap(heatmap_id: str, generation: int) -> SavedHeatmap | None:
 def _capture(heatmap_id: str, generation: int, lock: CaptureLock) -> str:
     heatmap = _current_heatmap(heatmap_id, generation)
     if heatmap is None or heatmap.status != "processing":
+        CAPTURES.labels("superseded", "before_start").inc()
         return "superseded"
     url, widths, block_consent_modals = heatmap.url, list(heatmap.target_widths), heatmap.block_consent_modals
     db.session.close()  # no transaction (nor connection) held through the page load
+    last_shot_at = time.monotonic()
 
     def store(shot: Shot) -> None:
+        nonlocal last_shot_at
         if lock.lost:
             raise StaleCaptureError(f"another job took over the capture of heatmap {heatmap_id}")
         current = _current_heatmap(heatmap_id, generation)
         if current is None:
             raise StaleCaptureError(f"heatmap {heatmap_id} moved past generation {generation}")
         store_snapshot(current, shot.width, shot.jpeg, shot.page_height, generation=generation)
+        now = time.monotonic()
+        CAPTURE_SECONDS.labels(str(shot.width)).observe(now - last_shot_at)
+        last_shot_at = now
 
     try:
         worker_capturer().capture(url, widths, block_consent_modals=block_consent_modals, on_shot=store)
     except StaleCaptureError:
+        CAPTURES.labels("superseded", "during_capture").inc()
         return "superseded"
     except (UnsafeURLError, PermanentCaptureError, MediaStoreFull) as error:
+        CAPTURES.labels("failed", _reason(error)).inc()
         settle(heatmap_id, generation, exception=str(error))
         return "failed"
-    except JobTimeoutException:
+    except JobTimeoutException as error:
+        _count_transient(error)
         if _is_last_try():
             settle(heatmap_id, generation, exception="The page took too long to capture.")
         raise
     except Exception as error:
+        _count_transient(error)
         if _is_last_try():
             settle(heatmap_id, generation, exception=_readable(error))
         raise
+    CAPTURES.labels("completed", "").inc()
     settle(heatmap_id, generation, exception=None)
     return "completed"
+
+
+def _reason(error: BaseException) -> str:
+    """A short, bounded label for why a capture did not complete."""
+    if isinstance(error, UnsafeURLError):
+        return "blocked_url"
+    if isinstance(error, MediaStoreFull):
+        return "media_store_full"
+    if isinstance(error, JobTimeoutException):
+        return "timeout"
+    if isinstance(error, PermanentCaptureError):
+        return "permanent"
+    return "transient" if isinstance(error, CaptureError) else "unexpected"
+
+
+def _count_transient(error: BaseException) -> None:
+    CAPTURES.labels("failed" if _is_last_try() else "retried", _reason(error)).inc()
 
 
 def _is_last_try() -> bool:

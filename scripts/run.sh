@@ -5,6 +5,10 @@ cd "$ROOT"
 install_system_packages
 install_python_packages requirements.txt
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+# The web workers and the capture worker count into one folder that /metrics adds up; a new start starts at zero.
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$ROOT/instance/metrics}"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-5000}"
 WORKER_RESTART_DELAY=5  # seconds between a worker's exit and its replacement, so a crash cannot spin

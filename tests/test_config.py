@@ -107,3 +107,27 @@ def test_rate_limits_and_the_proxy_count_have_defaults(tmp_path: Path) -> None:
 def test_a_malformed_limit_or_proxy_count_stops_the_app_at_start(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         config_from_environment(tmp_path, environ={name: value})
+
+
+def test_the_media_store_is_a_local_folder_unless_s3_is_chosen(tmp_path: Path) -> None:
+    local = config_from_environment(tmp_path, environ={})
+    s3 = config_from_environment(tmp_path, environ={"MEDIA_STORE": "S3", "S3_BUCKET": "media", "S3_PREFIX": "/shots/",
+                                                    "S3_ENDPOINT_URL": "http://minio:9000"})
+
+    assert local["MEDIA_STORE"] == "local" and local["MEDIA_ACCEL_REDIRECT_PREFIX"] is None
+    assert (s3["MEDIA_STORE"], s3["S3_BUCKET"], s3["S3_PREFIX"], s3["S3_ENDPOINT_URL"]) == (
+        "s3", "media", "shots/", "http://minio:9000")
+    assert s3["S3_PRESIGNED_REDIRECT"] is False and s3["S3_PRESIGNED_TTL"] == 300
+
+
+@pytest.mark.parametrize(("environ", "named"), [
+    ({"MEDIA_STORE": "nfs"}, "MEDIA_STORE"),
+    ({"MEDIA_STORE": "s3"}, "S3_BUCKET"),
+    ({"MEDIA_STORE": "s3", "S3_BUCKET": "b", "S3_PRESIGNED_TTL": "soon"}, "S3_PRESIGNED_TTL"),
+    ({"MEDIA_ACCEL_REDIRECT_PREFIX": "_media"}, "MEDIA_ACCEL_REDIRECT_PREFIX"),
+])
+def test_a_media_store_that_cannot_work_stops_the_app_at_start(
+    tmp_path: Path, environ: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        config_from_environment(tmp_path, environ=environ)

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from heatmap_app import storage
+from heatmap_app.capture.run import write_atomically
 from heatmap_app.accounts import create_user
 from heatmap_app.extensions import db
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap, User
@@ -122,8 +123,8 @@ def test_a_png_is_refused(app: Flask, heatmap) -> None:
 
 def test_write_atomically_leaves_no_temporary_file_and_replaces_whole(tmp_path: Path) -> None:
     target = tmp_path / "a" / "file.jpg"
-    storage.write_atomically(target, b"first")
-    storage.write_atomically(target, b"second version")
+    write_atomically(target, b"first")
+    write_atomically(target, b"second version")
 
     assert target.read_bytes() == b"second version"
     assert [path.name for path in target.parent.iterdir()] == ["file.jpg"]

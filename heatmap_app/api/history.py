@@ -43,10 +43,10 @@ def list_saved_runs(project: Project, short_id: str) -> dict[str, Any]:
 @require_api_key(READ)
 def saved_run_content(project: Project, short_id: str, number: int) -> Response:
     snapshot = run_snapshot(get_run(heatmaps.get_heatmap(project, short_id), number), requested_width())
-    response = storage.send_jpeg(storage.snapshot_file_path(snapshot), snapshot, etag=snapshot.content_hash,
-                                 max_age=3600)
-    response.headers["Content-Disposition"] = f'inline; filename="screenshot-{short_id}-{number}-{snapshot.width}.jpg"'
-    return response
+    return storage.send_jpeg(
+        snapshot.file_path, snapshot, etag=snapshot.content_hash, max_age=3600,
+        headers={"Content-Disposition": f'inline; filename="screenshot-{short_id}-{number}-{snapshot.width}.jpg"'},
+    )
 
 
 @project_route("/saved/<short_id>/runs/diff", methods=["GET"])

@@ -64,4 +64,4 @@ def screenshot_overlay(project: Project, heatmap_id: str) -> Response:
     query = validate_query(OverlayQuery, request.args.to_dict())
     saved = heatmaps.get_heatmap_by_id(project, heatmap_id)
     data, snapshot = overlay_data(saved, query)
-    return png_response(saved, snapshot, render_png(storage.snapshot_file_path(snapshot), data, query.opacity), query)
+    return png_response(saved, snapshot, render_png(storage.read_snapshot(snapshot), data, query.opacity), query)

@@ -21,6 +21,11 @@ class BrowserPool:
         self._jobs_done = 0
 
     @property
+    def warm(self) -> bool:
+        """Whether a browser is kept for the next capture (False after a recycle)."""
+        return self._browser is not None
+
+    @property
     def process_group_id(self) -> int | None:
         """Process group of the warm browser, for a supervisor that must kill it (see Browser)."""
         return self._browser.process_group_id if self._browser else None

@@ -145,7 +145,7 @@ def compare_runs(before: CaptureRun, after: CaptureRun) -> RunComparison:
     before_by_width = {snapshot.width: snapshot for snapshot in before.snapshots if snapshot.has_content}
     figures = {
         snapshot.width: measure_change(
-            storage.snapshot_file_path(before_by_width[snapshot.width]), storage.snapshot_file_path(snapshot)
+            storage.read_snapshot(before_by_width[snapshot.width]), storage.read_snapshot(snapshot)
         )
         for snapshot in after.snapshots
         if snapshot.has_content and snapshot.width in before_by_width
@@ -156,7 +156,7 @@ def compare_runs(before: CaptureRun, after: CaptureRun) -> RunComparison:
 def picture_runs(before: CaptureRun, after: CaptureRun, width: int) -> tuple[ScreenshotDiff, bytes]:
     """The figure and the highlight JPEG of two runs at one width (RunNotFound if either lacks it)."""
     return picture_change(
-        storage.snapshot_file_path(run_snapshot(before, width)), storage.snapshot_file_path(run_snapshot(after, width))
+        storage.read_snapshot(run_snapshot(before, width)), storage.read_snapshot(run_snapshot(after, width))
     )
 
 

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from heatmap_app.extensions import db
 from heatmap_app.input_guard import is_storable
+from heatmap_app.metrics import POINTS_INGESTED
 from heatmap_app.models import (
     InteractionDailyCount,
     InteractionDailyViewport,
@@ -369,6 +370,7 @@ def store_points(project_id: int, points: list[Point], *, keep_points_after: dat
         _page_cache().clear()
         _write(project_id, points, now, keep_points_after)
     db.session.commit()
+    POINTS_INGESTED.inc(len(points))
 
 
 def _write(project_id: int, points: list[Point], now: datetime, keep_points_after: datetime) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
-from pathlib import Path
 
 from flask import Response
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
@@ -121,9 +120,9 @@ def caption(data: OverlayData) -> str:
             f"viewports {data.viewport_width_min}-{data.viewport_width_max} px · {data.total:,} {counted}{below}")
 
 
-def render_png(screenshot: Path, data: OverlayData, opacity: float) -> bytes:
-    """The screenshot with the overlay painted on it, and a caption strip below, as PNG bytes."""
-    with Image.open(screenshot) as image:
+def render_png(screenshot: bytes, data: OverlayData, opacity: float) -> bytes:
+    """The screenshot (JPEG bytes) with the overlay painted on it, and a caption strip below, as PNG bytes."""
+    with Image.open(io.BytesIO(screenshot)) as image:
         base = image.convert("RGBA")
     if data.type == "scrolldepth":
         layer = scroll_bands(base.size, data.scroll_depth, opacity)

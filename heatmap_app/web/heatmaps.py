@@ -241,7 +241,7 @@ def _snapshot_at(heatmap: SavedHeatmap, width: int) -> HeatmapSnapshot:
 @login_required
 def heatmap_thumbnail(short_id: str, width: int) -> Response:
     snapshot = _snapshot_at(_heatmap_or_404(short_id), width)
-    return storage.send_jpeg(storage.thumbnail_file_path(snapshot), snapshot, etag=f"thumb-{snapshot.content_hash}",
+    return storage.send_jpeg(snapshot.thumbnail_path, snapshot, etag=f"thumb-{snapshot.content_hash}",
                              max_age=IMAGE_MAX_AGE)
 
 
@@ -249,5 +249,5 @@ def heatmap_thumbnail(short_id: str, width: int) -> Response:
 @login_required
 def heatmap_screenshot(short_id: str, width: int) -> Response:
     snapshot = _snapshot_at(_heatmap_or_404(short_id), width)
-    return storage.send_jpeg(storage.snapshot_file_path(snapshot), snapshot, etag=snapshot.content_hash,
+    return storage.send_jpeg(snapshot.file_path, snapshot, etag=snapshot.content_hash,
                              max_age=IMAGE_MAX_AGE)

@@ -73,9 +73,9 @@ def run_image(short_id: str, generation: int, width: int) -> Response:
     except RunNotFound:
         abort(404, "That capture has no screenshot at this width.")
     if request.args.get("thumbnail"):
-        return storage.send_jpeg(storage.thumbnail_file_path(snapshot), snapshot,
+        return storage.send_jpeg(snapshot.thumbnail_path, snapshot,
                                  etag=f"thumb-{snapshot.content_hash}", max_age=IMAGE_MAX_AGE)
-    return storage.send_jpeg(storage.snapshot_file_path(snapshot), snapshot, etag=snapshot.content_hash,
+    return storage.send_jpeg(snapshot.file_path, snapshot, etag=snapshot.content_hash,
                              max_age=IMAGE_MAX_AGE)
 
 

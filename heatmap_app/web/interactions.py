@@ -85,7 +85,7 @@ def heatmap_overlay_png(short_id: str) -> Response:
         abort(400, error.message)
     except NoScreenshot:
         abort(404, "This heatmap has no screenshot yet.")
-    return png_response(heatmap, snapshot, render_png(storage.snapshot_file_path(snapshot), data, query.opacity), query)
+    return png_response(heatmap, snapshot, render_png(storage.read_snapshot(snapshot), data, query.opacity), query)
 
 
 @web.get("/install")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from heatmap_app.interactions.render import CAPTION_HEIGHT, render_png
@@ -21,18 +20,16 @@ def overlay(**fields: Any) -> OverlayData:
     return OverlayData(**values)
 
 
-def screenshot(tmp_path: Path) -> Path:
-    path = tmp_path / "shot.jpg"
-    path.write_bytes(jpeg(800, 1200))
-    return path
+def screenshot() -> bytes:
+    return jpeg(800, 1200)
 
 
-def test_the_hottest_point_is_red_a_cooler_one_blue_and_the_rest_untouched(tmp_path: Path) -> None:
+def test_the_hottest_point_is_red_a_cooler_one_blue_and_the_rest_untouched() -> None:
     data = overlay(points=[HeatmapPoint(pointer_target_fixed=False, pointer_relative_x=0.25, pointer_y=300, count=10),
                            HeatmapPoint(pointer_target_fixed=True, pointer_relative_x=0.75, pointer_y=48, count=1)],
                    total=11, max_count=10)
 
-    picture = png_pixels(render_png(screenshot(tmp_path), data, opacity=1.0))
+    picture = png_pixels(render_png(screenshot(), data, opacity=1.0))
 
     assert picture.size == (800, 1200 + CAPTION_HEIGHT)
     red, green, blue = picture.getpixel((200, 300))
@@ -44,23 +41,23 @@ def test_the_hottest_point_is_red_a_cooler_one_blue_and_the_rest_untouched(tmp_p
         assert distance(picture.getpixel(far)) < 6
 
 
-def test_opacity_lets_the_screenshot_through(tmp_path: Path) -> None:
+def test_opacity_lets_the_screenshot_through() -> None:
     data = overlay(points=[HeatmapPoint(pointer_target_fixed=False, pointer_relative_x=0.5, pointer_y=500, count=1)],
                    total=1, max_count=1)
 
-    strong = png_pixels(render_png(screenshot(tmp_path), data, opacity=1.0)).getpixel((400, 500))
-    faint = png_pixels(render_png(screenshot(tmp_path), data, opacity=0.2)).getpixel((400, 500))
+    strong = png_pixels(render_png(screenshot(), data, opacity=1.0)).getpixel((400, 500))
+    faint = png_pixels(render_png(screenshot(), data, opacity=0.2)).getpixel((400, 500))
 
     assert distance(strong) > 3 * distance(faint) > 0
 
 
-def test_scroll_bands_are_hot_where_everyone_got_and_cold_past_the_deepest(tmp_path: Path) -> None:
+def test_scroll_bands_are_hot_where_everyone_got_and_cold_past_the_deepest() -> None:
     data = overlay(type="scrolldepth", total=4, max_count=3, fold=FoldSummary.of(4, 0, 600), scroll_depth=[
         ScrollDepthBucket(scroll_depth_bucket=600, bucket_count=3, cumulative_count=4),
         ScrollDepthBucket(scroll_depth_bucket=900, bucket_count=1, cumulative_count=1),
     ])
 
-    picture = png_pixels(render_png(screenshot(tmp_path), data, opacity=1.0))
+    picture = png_pixels(render_png(screenshot(), data, opacity=1.0))
 
     everyone, a_quarter, nobody = (picture.getpixel((700, y)) for y in (350, 850, 1150))
     assert everyone[0] > everyone[2]  # red-ish: 100 % reached
@@ -70,8 +67,8 @@ def test_scroll_bands_are_hot_where_everyone_got_and_cold_past_the_deepest(tmp_p
     assert any(distance(picture.getpixel((x, 600)), everyone) > 60 for x in range(0, 200, 4))
 
 
-def test_the_caption_strip_says_what_is_shown(tmp_path: Path) -> None:
-    picture = png_pixels(render_png(screenshot(tmp_path), overlay(), opacity=0.7))
+def test_the_caption_strip_says_what_is_shown() -> None:
+    picture = png_pixels(render_png(screenshot(), overlay(), opacity=0.7))
     strip = picture.crop((0, 1200, 800, 1200 + CAPTION_HEIGHT))
     assert len(strip.getcolors(maxcolors=100_000) or ()) > 10  # text on the dark strip
     assert distance(picture.getpixel((400, 600)), SHOT_COLOUR) < 6  # nothing painted without data

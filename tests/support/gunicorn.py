@@ -36,6 +36,7 @@ def app_environment(*, database_url: str, redis_url: str, media_root: str | Path
         "HEATMAP_CREATE_RATE_LIMIT": UNLIMITED,
         "HEATMAP_REFUSED_URL_RATE_LIMIT": UNLIMITED,
         "LOGIN_RATE_LIMIT": UNLIMITED,
+        "API_KEY_CACHE_SECONDS": "0",
     }
 
 

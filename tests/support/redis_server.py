@@ -22,9 +22,10 @@ def free_port() -> int:
 class RedisServer:
     """`redis-server` without persistence: a restart comes back empty, as Redis does after losing its data."""
 
-    def __init__(self) -> None:
+    def __init__(self, address: str = "127.0.0.1") -> None:
+        self.address = address
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = f"redis://{address}:{self.port}/0"
         self._process: subprocess.Popen[bytes] | None = None
 
     def client(self) -> Redis:
@@ -34,7 +35,9 @@ class RedisServer:
         executable = shutil.which("redis-server")
         assert executable, "redis-server is not installed"
         self._process = subprocess.Popen(
-            [executable, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            [executable, "--bind", self.address, "--port", str(self.port), "--save", "", "--appendonly", "no",
+             # Clients from other network namespaces come from a non-loopback address: let them in.
+             "--protected-mode", "no" if self.address != "127.0.0.1" else "yes"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
@@ -55,8 +58,8 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
+def redis_server(address: str = "127.0.0.1") -> Iterator[RedisServer]:
+    server = RedisServer(address)
     server.start()
     try:
         yield server

@@ -114,12 +114,12 @@ class SiteHandler(SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def serve_site(folder: Path = PAGES) -> Iterator[Site]:
+def serve_site(folder: Path = PAGES, address: str = "127.0.0.1") -> Iterator[Site]:
     record = Site()
     handler = type("Handler", (SiteHandler,), {"site": record})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(folder)))
+    server = ThreadingHTTPServer((address, 0), partial(handler, directory=str(folder)))
     server.daemon_threads = True
-    record.host = f"127.0.0.1:{server.server_address[1]}"
+    record.host = f"{address}:{server.server_address[1]}"
     record.base_url = f"http://{record.host}"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
