@@ -451,15 +451,15 @@ def delete_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
 def regenerate_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
     """Capture a screenshot heatmap again as a new generation.
 
-    Snapshots of the previous generation stay served until the new capture replaces them width by
-    width; snapshots of widths no longer targeted are removed now.
+    As PostHog does, the previous generation's snapshots go now (rows, then files after the commit): the
+    content endpoint never serves a screenshot of an older URL or setting, even if the new capture fails.
+    A capture of the old generation still running stores nothing more (storage.StaleCaptureError).
     """
     if heatmap.type != "screenshot":
         raise HeatmapInputError("type", "Only screenshot heatmaps can be regenerated.")
     _start_capture(heatmap)
-    dropped = [snapshot for snapshot in heatmap.snapshots if snapshot.width not in heatmap.target_widths]
-    for snapshot in dropped:
-        heatmap.snapshots.remove(snapshot)
+    dropped = list(heatmap.snapshots)
+    heatmap.snapshots.clear()
     db.session.commit()
     storage.delete_snapshot_files(dropped)
     _enqueue(heatmap)
@@ -475,3 +475,12 @@ def pick_snapshot(heatmap: SavedHeatmap, width: int) -> HeatmapSnapshot | None:
     if not with_content:
         return None
     return min(with_content, key=lambda snapshot: (abs(snapshot.width - width), snapshot.width))
+
+
+def width_pending(heatmap: SavedHeatmap, width: int) -> bool:
+    """True while the capture under way has yet to store `width`, one of its targets."""
+    return (
+        heatmap.status == "processing"
+        and width in heatmap.target_widths
+        and not any(snapshot.width == width and snapshot.has_content for snapshot in heatmap.snapshots)
+    )

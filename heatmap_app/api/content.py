@@ -17,6 +17,8 @@ from heatmap_app.models.base import MAX_INTEGER, parse_id
 DEFAULT_CONTENT_WIDTH = 1024
 # Short, because the nearest width served for a URL changes as widths land; the ETag makes revalidation cheap.
 CONTENT_MAX_AGE = 60
+# The width of the snapshot served, which is the requested one only when that width was captured.
+SERVED_WIDTH_HEADER = "X-Screenshot-Width"
 
 
 def _requested_width() -> int:
@@ -34,6 +36,7 @@ def send_snapshot(snapshot: HeatmapSnapshot) -> Response:
         storage.snapshot_file_path(snapshot), snapshot, etag=snapshot.content_hash, max_age=CONTENT_MAX_AGE
     )
     response.headers["Content-Disposition"] = f'inline; filename="screenshot-{snapshot.heatmap_id}-{snapshot.width}.jpg"'
+    response.headers[SERVED_WIDTH_HEADER] = str(snapshot.width)
     return response
 
 
@@ -42,7 +45,7 @@ def send_snapshot(snapshot: HeatmapSnapshot) -> Response:
 def screenshot_content(project: Project, heatmap_id: str) -> Response | tuple[dict[str, Any], int]:
     width = _requested_width()
     heatmap = heatmaps.get_heatmap_by_id(project, heatmap_id)
-    snapshot = heatmaps.pick_snapshot(heatmap, width)
+    snapshot = None if heatmaps.width_pending(heatmap, width) else heatmaps.pick_snapshot(heatmap, width)
     if snapshot is None:
         # Also when failed: clients read status and exception from this body to stop polling.
         return serialize_heatmap(heatmap), 202

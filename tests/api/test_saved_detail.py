@@ -8,6 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 from rq.job import Job
 
+from heatmap_app import storage
 from heatmap_app.extensions import db
 from heatmap_app.models import SavedHeatmap
 from heatmap_app.queue import enqueue_capture
@@ -231,20 +232,23 @@ def test_regenerate_restarts_processing_clears_the_exception_and_enqueues(
     assert (body["status"], body["exception"]) == ("processing", None)
     assert fresh(heatmap).capture_generation == 2
     assert queued_captures(capture_queue) == [("jobs.capture.capture_heatmap", heatmap.id, 2)]
-    # The previous screenshot stays served until the new capture replaces it.
-    assert body["snapshots"] == [{"width": 1024, "has_content": True}]
+    # As PostHog does: the previous run's screenshots are gone, files too.
+    assert (body["snapshots"], body["has_content"]) == ([], False)
 
 
-def test_regenerate_drops_snapshots_of_widths_no_longer_targeted(
-    client: FlaskClient, write_headers, saved_url, make_heatmap, add_snapshot
+@pytest.mark.parametrize(
+    "change", [{"widths": [1024, 1440]}, {"url": "https://93.184.216.34/new"}, {"block_consent_modals": True}]
+)
+def test_a_regenerating_change_drops_every_snapshot_and_its_files(
+    client: FlaskClient, write_headers, saved_url, make_heatmap, add_snapshot, change
 ) -> None:
     heatmap = make_heatmap(target_widths=[320, 1024])
-    add_snapshot(heatmap, 320)
-    add_snapshot(heatmap, 1024)
+    files = [storage.snapshot_file_path(add_snapshot(heatmap, width)) for width in (320, 1024)]
 
-    body = client.patch(saved_url(f"{heatmap.short_id}/"), json={"widths": [1024, 1440]}, headers=write_headers).get_json()
+    body = client.patch(saved_url(f"{heatmap.short_id}/"), json=change, headers=write_headers).get_json()
 
-    assert body["snapshots"] == [{"width": 1024, "has_content": True}]
+    assert (body["status"], body["snapshots"]) == ("processing", [])
+    assert not any(path.exists() for path in files)
 
 
 def test_regenerate_refuses_non_screenshot_heatmaps(
