@@ -220,11 +220,11 @@ class Browser:
             raise RuntimeError("capture() on a closed Browser")
         wanted = list(dict.fromkeys(widths))
         shots: dict[int, Shot] = {}
-        failed_urls: list[str] = []
+        hung_urls: list[str] = []
         try:
             self._close_stray_targets()
             for same_device_widths in self._widths_per_page_load(wanted):
-                with self._fresh_tab(failed_urls) as tab:
+                with self._fresh_tab(hung_urls) as tab:
                     self._emulate_device(same_device_widths[0])
                     self._load(url, tab, explain_navigation_failure)
                     scroll = True
@@ -237,8 +237,8 @@ class Browser:
                         shots[width] = shot
                         if on_shot is not None:
                             on_shot(shot)
-                    # A request that failed in this capture's first load would fail again, maybe slowly.
-                    failed_urls = _urls_only(page["failedUrls"])
+                    # A request that hung in this capture's first load would hang again.
+                    hung_urls = _urls_only(page["hungUrls"])
         except (TimeoutException, DriverTimeoutError) as error:
             raise PermanentCaptureError("The page kept the browser busy for too long") from error
         except (WebDriverException, DriverConnectionError, DevToolsError, OSError) as error:
@@ -491,10 +491,14 @@ class Browser:
         return self._cdp("Page.getNavigationHistory")["currentIndex"] > 0
 
     def _shoot(self, width: int, block_consent_modals: bool, scroll: bool) -> tuple[Shot, dict[str, Any]]:
-        """The shot at `width`, and what PREPARE_SHOT_JS found: the page's URL, the requests that failed,
+        """The shot at `width`, and what PREPARE_SHOT_JS found: the page's URL, the requests that hung,
         whether the next width needs the lazy-loading scroll again (`scrollFetched`)."""
         settings = self.settings
         self._set_viewport(width)
+        if self._is_phone(width):
+            # New device metrics keep the zoom of the last width: a page wider than the phone would keep
+            # the narrower phone's zoom (too tall, its right side cut). A fresh load's zoom is the initial one.
+            self._cdp("Emulation.resetPageScaleFactor")
         page = self._driver.execute_async_script(
             PREPARE_SHOT_JS,
             {

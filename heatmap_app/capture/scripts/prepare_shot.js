@@ -18,6 +18,12 @@ const CONSENT_ACCEPT_BUTTONS = [
   '.iubenda-cs-accept-btn',
   '#hs-eu-confirmation-button',
   '.osano-cm-accept-all',
+  '#cc-main [data-role="all"]',
+  '.klaro .cm-btn-accept-all', '.klaro .cm-btn-success',
+  '.cmplz-cookiebanner .cmplz-accept',
+  '#BorlabsCookieBox [data-cookie-accept-all]', '#BorlabsCookieBox ._brlbs-btn-accept-all',
+  '[data-tid="banner-accept"]',
+  '#uc-btn-accept-banner', '[data-testid="uc-accept-all-button"]',
 ];
 const CONSENT_CONTAINERS = [
   '#onetrust-consent-sdk', '#onetrust-banner-sdk', '.onetrust-pc-dark-filter',
@@ -30,6 +36,8 @@ const CONSENT_CONTAINERS = [
   '.cc-window', '.cc-banner', '.cky-consent-container', '.cky-overlay', '#cookie-law-info-bar',
   '#axeptio_overlay', '#iubenda-cs-banner', '#hs-eu-cookie-confirmation', '#cmpbox', '#cmpbox2',
   '.osano-cm-window', '#moove_gdpr_cookie_info_bar', '#gdpr-cookie-message',
+  '#cc-main', '.klaro', '.cmplz-cookiebanner', '.cmplz-soft-cookiewall', '#BorlabsCookieBox',
+  '#termly-code-snippet-support', '#CookieBanner', '#cookiescript_injected', '#cookiescript_injected_wrapper',
   '#cookie-banner', '#cookie-consent', '#cookieConsent', '#cookie-notice',
   '.cookie-banner', '.cookie-consent', '.cookie-notice', '[aria-label="cookieconsent"]',
 ];
@@ -79,6 +87,10 @@ function installStyle() {
       scrollbar-width: none !important;
     }
     ::-webkit-scrollbar { display: none !important; }
+    /* Revealed when scrolled to (AOS, WOW.js, sal.js), by throttled scroll handlers that a quick scroll
+       outruns, and hidden again above the fold: shown as a visitor sees each one once there. */
+    [data-aos], [data-sal] { opacity: 1 !important; transform: none !important; }
+    .wow { visibility: visible !important; animation-name: none !important; }
   ` + (options.blockConsentModals ? `
     ${CONSENT_CONTAINERS.join(',\n')} { display: none !important; }
     html, body { overflow: visible !important; }
@@ -138,7 +150,28 @@ async function loadLazyContent() {
   }
   scrollToY(0);
   await renderedFrames();
+  loadWhatLoadersLeft();
   return scrollStartedAt;
+}
+
+// Loaders that cancel an image leaving the viewport before it loaded (vanilla-lazyload's cancel_on_exit),
+// or that check the viewport on a throttle (lazysizes), miss what a quick scroll passes: load what they
+// left, the way the library would have.
+function loadWhatLoadersLeft() {
+  const lazySizes = window.lazySizes;
+  if (lazySizes && lazySizes.loader && lazySizes.cfg) {
+    for (const element of document.getElementsByClassName(lazySizes.cfg.lazyClass)) lazySizes.loader.unveil(element);
+  }
+  for (const element of document.querySelectorAll('img[data-src], img[data-srcset], picture source[data-srcset]')) {
+    const image = element.tagName === 'SOURCE' ? element.parentElement.querySelector('img') : element;
+    if (!image || (image.complete && image.naturalWidth > 0 && !image.currentSrc.startsWith('data:'))) continue;
+    if (element.dataset.srcset && element.getAttribute('srcset') !== element.dataset.srcset) {
+      element.setAttribute('srcset', element.dataset.srcset);
+    }
+    if (element.dataset.src && element.getAttribute('src') !== element.dataset.src) {
+      element.setAttribute('src', element.dataset.src);
+    }
+  }
 }
 
 function pendingImages() {
@@ -188,7 +221,7 @@ function settleAnimations() {
   await renderedFrames();
   return {
     url: location.href,
-    failedUrls: tracker ? tracker.failedUrls : [],
+    hungUrls: tracker ? tracker.hungUrls(options.quietMs) : [],
     pageWidth: document.documentElement.scrollWidth,
     pageHeight: pageHeight(),
     scale: pageScale(),

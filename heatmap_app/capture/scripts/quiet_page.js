@@ -1,8 +1,10 @@
-// Installed before any page script runs, in every frame. Dialogs answer at once, as if dismissed,
+// Installed before any page script runs, in every frame. navigator.webdriver is false. Dialogs answer at once, as if dismissed,
 // so that no alert() holds the page or the driver. Once the engine holds the page (before its first
 // screenshot), the page can no longer navigate itself away: what is captured is the page that loaded.
 (() => {
   const dismissed = { alert: undefined, confirm: false, prompt: null, print: undefined };
+  // As in a visitor's Chrome: consent banners and other scripts that hide from bots check this.
+  Object.defineProperty(Navigator.prototype, 'webdriver', { get: () => false, configurable: true });
   for (const [name, answer] of Object.entries(dismissed)) {
     Object.defineProperty(window, name, { value: () => answer, writable: false, configurable: false });
   }
