@@ -227,10 +227,10 @@ class Browser:
                 with self._fresh_tab(hung_urls) as tab:
                     self._emulate_device(same_device_widths[0])
                     self._load(url, tab, explain_navigation_failure)
-                    scroll = True
+                    scroll, resized = True, False
                     for width in same_device_widths:
-                        shot, page = self._shoot(width, block_consent_modals, scroll)
-                        scroll = page["scrollFetched"]
+                        shot, page = self._shoot(width, block_consent_modals, scroll, resized)
+                        scroll, resized = page["scrollFetched"], True
                         # A page that moved itself on to a refused address shows the refusal: never keep that.
                         if page["url"] != url:
                             self._raise_if_blocked(explain_navigation_failure, page["url"])
@@ -490,9 +490,12 @@ class Browser:
         """
         return self._cdp("Page.getNavigationHistory")["currentIndex"] > 0
 
-    def _shoot(self, width: int, block_consent_modals: bool, scroll: bool) -> tuple[Shot, dict[str, Any]]:
-        """The shot at `width`, and what PREPARE_SHOT_JS found: the page's URL, the requests that hung,
-        whether the next width needs the lazy-loading scroll again (`scrollFetched`)."""
+    def _shoot(
+        self, width: int, block_consent_modals: bool, scroll: bool, resized: bool
+    ) -> tuple[Shot, dict[str, Any]]:
+        """The shot at `width` (`resized`: the loaded page had another width before), and what PREPARE_SHOT_JS
+        found: the page's URL, the requests that hung, whether the next width needs the lazy-loading scroll
+        again (`scrollFetched`)."""
         settings = self.settings
         self._set_viewport(width)
         if self._is_phone(width):
@@ -507,6 +510,7 @@ class Browser:
                 "quietMs": settings.network_quiet_period * 1000,
                 "blockConsentModals": block_consent_modals,
                 "scroll": scroll,
+                "resized": resized,
             },
         )
         if "error" in page:

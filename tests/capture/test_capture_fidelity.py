@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from heatmap_app.capture import Browser
-from tests.capture.pixels import BLUE, GREEN, MAGENTA, WHITE, colour_at, image_of, looks_like
+from tests.capture.pixels import BLUE, GREEN, GREY, MAGENTA, WHITE, colour_at, image_of, looks_like
 from tests.support.site import Site
 
 pytestmark = pytest.mark.browser
@@ -75,3 +75,41 @@ def test_cjk_text_and_emoji_render_as_glyphs_not_boxes(browser: Browser, page_se
     assert len(set(cjk.get_flattened_data())) > 20
     coloured = [p for p in emoji.get_flattened_data() if max(p) - min(p) > 80 and not looks_like(p, WHITE)]
     assert len(coloured) > 1000, "colour emoji"
+
+
+def test_a_background_attachment_fixed_section_below_the_first_screen_keeps_its_background(
+    browser: Browser, page_server: Site
+) -> None:
+    [shot] = browser.capture(page_server.url("fidelity/fixed-background.html"), [1024])
+
+    for y in (1650, 2000, 2350):
+        assert looks_like(colour_at(shot, 500, y), GREEN), y
+    assert looks_like(colour_at(shot, 500, 1000), GREY)
+
+
+def test_a_masonry_grid_is_laid_out_again_for_each_width(browser: Browser, page_server: Site) -> None:
+    narrow, wide = browser.capture(page_server.url("fidelity/masonry-grid.html"), [768, 1024])
+    [wide_alone] = browser.capture(page_server.url("fidelity/masonry-grid.html"), [1024])
+
+    # Four columns from 1000 px: the third and fourth hold items at the top, as in a fresh load.
+    for x in (128, 384, 640, 896):
+        assert looks_like(colour_at(wide, x, 100), colour_at(wide_alone, x, 100)), x
+        assert not looks_like(colour_at(wide, x, 100), WHITE), x
+    assert looks_like(colour_at(narrow, 200, 100), GREEN) and looks_like(colour_at(narrow, 600, 100), BLUE)
+
+
+def test_jquery_fades_are_shown_at_their_end(browser: Browser, page_server: Site) -> None:
+    shots = browser.capture(page_server.url("fidelity/jquery-fade.html"), [768, 1024])
+
+    for shot in shots:
+        assert looks_like(colour_at(shot, 300, 200), BLUE), f"{shot.width} px: the panel faded in again"
+        assert looks_like(colour_at(shot, 300, 600), GREEN), f"{shot.width} px: the preloader faded out"
+
+
+def test_a_fixed_full_height_sidebar_runs_the_whole_height_of_the_page(browser: Browser, page_server: Site) -> None:
+    [shot] = browser.capture(page_server.url("fidelity/fixed-sidebar.html"), [1024])
+
+    assert shot.height == 4000
+    for y in (100, 1500, 3900):
+        assert looks_like(colour_at(shot, 100, y), BLUE), y
+        assert looks_like(colour_at(shot, 600, y), GREEN), y

@@ -56,6 +56,7 @@ const ACCEPT_TEXTS = new Set([
   'принять', 'принять все', 'kabul et', 'tümünü kabul et', 'přijmout vše', 'elfogadom',
 ]);
 const CONSENT_HINT = /cookie|consent|gdpr|privacy|cmp|banner/i;
+const RESIZE_HANDLERS_MAX_MS = 1000;
 
 const startedAt = performance.now();
 const deadline = startedAt + options.timeoutMs;
@@ -87,6 +88,8 @@ function installStyle() {
       scrollbar-width: none !important;
     }
     ::-webkit-scrollbar { display: none !important; }
+    /* Fixed to the viewport, a background is painted for the first screen only in a beyond-viewport shot. */
+    *, *::before, *::after { background-attachment: scroll !important; }
     /* Revealed when scrolled to (AOS, WOW.js, sal.js), by throttled scroll handlers that a quick scroll
        outruns, and hidden again above the fold: shown as a visitor sees each one once there. */
     [data-aos], [data-sal] { opacity: 1 !important; transform: none !important; }
@@ -193,6 +196,43 @@ async function awaitImagesAndFonts() {
   }
 }
 
+// A debounced resize handler re-lays the page out some time after the new width: wait for it (bounded).
+async function awaitResizeHandlers() {
+  if (!options.resized || !window.__heatmapResizeTimers) return;
+  await renderedFrames();  // the resize event of the new width comes with a frame
+  const until = performance.now() + Math.min(RESIZE_HANDLERS_MAX_MS, remainingMs());
+  if (window.__heatmapResizeTimers() === 0) return;
+  while (window.__heatmapResizeTimers() > 0 && performance.now() < until) await sleep(20);
+  await renderedFrames();
+}
+
+// A fixed sidebar as tall as the screen would show beside the first screen only; clicks on it land all the
+// way down the page, so it is drawn as tall as the page. Stretched again for each width.
+const stretchedSidebars = window.__heatmapStretchedSidebars || new Map();
+window.__heatmapStretchedSidebars = stretchedSidebars;
+
+function stretchFixedSidebars(height) {
+  for (const [element, style] of stretchedSidebars) element.setAttribute('style', style);
+  stretchedSidebars.clear();
+  if (height <= window.innerHeight) return;
+  const found = new Set();
+  for (const x of [1, window.innerWidth - 2]) {
+    for (const element of document.elementsFromPoint(x, window.innerHeight / 2)) {
+      for (let node = element; node && node !== document.documentElement; node = node.parentElement) {
+        if (getComputedStyle(node).position === 'fixed') found.add(node);
+      }
+    }
+  }
+  for (const element of found) {
+    const box = element.getBoundingClientRect();
+    if (box.top > 1 || box.bottom < window.innerHeight - 1 || box.width > window.innerWidth / 2) continue;
+    stretchedSidebars.set(element, element.getAttribute('style') || '');
+    element.style.setProperty('height', `${height}px`, 'important');
+    element.style.setProperty('max-height', 'none', 'important');
+    element.style.setProperty('bottom', 'auto', 'important');
+  }
+}
+
 function settleAnimations() {
   for (const animation of document.getAnimations()) {
     try {
@@ -202,6 +242,14 @@ function settleAnimations() {
       animation.cancel();
     }
   }
+  // jQuery animates by timers, not CSS: jump its running animations to their end, and any later one too.
+  for (const jQuery of new Set([window.jQuery, window.$])) {
+    if (typeof jQuery !== 'function' || !jQuery.fx || !Array.isArray(jQuery.timers)) continue;
+    try {
+      jQuery.fx.off = true;
+      jQuery(jQuery.timers.map((timer) => timer.elem)).finish();
+    } catch (pageError) { /* an old or altered jQuery: its animations run on */ }
+  }
   if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
 }
 
@@ -209,6 +257,7 @@ function settleAnimations() {
   // From now on the page stays what it is: a navigation it starts would replace it mid-shot.
   if (window.__heatmapHoldNavigation) window.__heatmapHoldNavigation();
   installStyle();
+  await awaitResizeHandlers();
   if (options.blockConsentModals) acceptConsent();
   const scrollStartedAt = await loadLazyContent();
   await awaitImagesAndFonts();
@@ -218,12 +267,14 @@ function settleAnimations() {
   if (options.blockConsentModals) acceptConsent();
   settleAnimations();
   scrollToY(0);
+  const height = pageHeight();
+  stretchFixedSidebars(Math.min(height, options.maxHeight / pageScale()));
   await renderedFrames();
   return {
     url: location.href,
     hungUrls: tracker ? tracker.hungUrls(options.quietMs) : [],
     pageWidth: document.documentElement.scrollWidth,
-    pageHeight: pageHeight(),
+    pageHeight: height,
     scale: pageScale(),
     // A page that fetched nothing when scrolled has no scroll-driven loading to redo at the next width.
     scrollFetched: scrollStartedAt !== null

@@ -8,6 +8,31 @@
   for (const [name, answer] of Object.entries(dismissed)) {
     Object.defineProperty(window, name, { value: () => answer, writable: false, configurable: false });
   }
+  // Timers a resize listener sets (a debounced re-layout): the engine waits for them after each new width.
+  const pendingResizeTimers = new Set();
+  let dispatchingResize = false;
+  const nativeSetTimeout = window.setTimeout;
+  const nativeClearTimeout = window.clearTimeout;
+  window.addEventListener('resize', () => {
+    dispatchingResize = true;
+    nativeSetTimeout(() => { dispatchingResize = false; }, 0);
+  }, true);
+  window.setTimeout = function setTimeout(handler, delay, ...rest) {
+    if (!dispatchingResize || typeof handler !== 'function' || !(delay <= 1000)) {
+      return nativeSetTimeout.call(this, handler, delay, ...rest);
+    }
+    const id = nativeSetTimeout.call(this, function run(...args) {
+      pendingResizeTimers.delete(id);
+      return handler.apply(this, args);
+    }, delay, ...rest);
+    pendingResizeTimers.add(id);
+    return id;
+  };
+  window.clearTimeout = function clearTimeout(id) {
+    pendingResizeTimers.delete(id);
+    return nativeClearTimeout.call(this, id);
+  };
+  Object.defineProperty(window, '__heatmapResizeTimers', { value: () => pendingResizeTimers.size });
   if (window !== window.top || !window.navigation) return;
   let held = false;
   window.navigation.addEventListener('navigate', (event) => {
