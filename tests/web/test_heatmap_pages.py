@@ -285,7 +285,7 @@ def test_an_empty_name_is_refused_on_the_detail_page(
     assert heatmap.name == "Keep me"
 
 
-def test_regenerate_starts_a_new_capture_and_keeps_the_old_screenshots_meanwhile(
+def test_regenerate_starts_a_new_capture_and_drops_the_old_screenshots(
     client: FlaskClient, auth: AuthActions, logged_in: User, make_heatmap: MakeHeatmap, complete: Any
 ) -> None:
     heatmap = complete(make_heatmap(name="Home", widths=[1440]))
@@ -296,7 +296,9 @@ def test_regenerate_starts_a_new_capture_and_keeps_the_old_screenshots_meanwhile
     db.session.refresh(heatmap)
     assert response.headers["Location"] == f"/heatmaps/{heatmap.short_id}?width=1440"
     assert heatmap.status == "processing" and heatmap.capture_generation == generation + 1
-    assert "/screenshots/1440.jpg" in client.get(response.headers["Location"]).get_data(as_text=True)
+    # As PostHog does: the page never shows a screenshot of the previous run.
+    assert heatmap.snapshots == []
+    assert "/screenshots/1440.jpg" not in client.get(response.headers["Location"]).get_data(as_text=True)
 
 
 def test_delete_removes_the_heatmap_from_the_list(
