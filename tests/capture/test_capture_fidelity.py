@@ -113,3 +113,11 @@ def test_a_fixed_full_height_sidebar_runs_the_whole_height_of_the_page(browser: 
     for y in (100, 1500, 3900):
         assert looks_like(colour_at(shot, 100, y), BLUE), y
         assert looks_like(colour_at(shot, 600, y), GREEN), y
+
+
+def test_a_phone_page_that_overflowed_the_narrower_phone_is_not_zoomed_in_at_the_next(
+    browser: Browser, page_server: Site
+) -> None:
+    narrow, wider = browser.capture(page_server.url("fidelity/animate-on-scroll.html"), [320, 375])
+
+    assert narrow.height == wider.height == 4800

@@ -74,7 +74,9 @@ const scrollToY = (y) => window.scrollTo({ top: y, left: 0, behavior: 'instant' 
 const pageHeight = () => Math.max(
   document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0);
 const isRendered = (element) => element.getClientRects().length > 0;
-const pageScale = () => (window.visualViewport ? window.visualViewport.scale : 1);
+// Zoomed out when the page is wider than the phone (no initial-scale); never in: after new device metrics
+// Chrome may zoom a page that overflowed the narrower width in (a fresh load at this width does not).
+const pageScale = () => Math.min(1, window.visualViewport ? window.visualViewport.scale : 1);
 
 function installStyle() {
   if (document.getElementById('heatmap-capture-style')) return;
