@@ -4,8 +4,8 @@
 
 The reference is plain Chrome driven by Selenium with none of our engine: per width a fresh load with
 the same device metrics (a phone below 500 px: mobile viewport, touch, a phone user agent), 2 s to
-settle, then a slow scroll (400 px steps, 300 ms each) during which it notes, when each one is well
-in view, the pixels of every image and of every element that became visible while scrolled to
+settle, then a slow scroll (400 px steps, 300 ms each, 800 ms more where something new is in view)
+during which it notes, when each one is well in view, the pixels of every image and of every element that became visible while scrolled to
 (animate-on-scroll), and finally the page's height and its first screen at the top. For pages with a
 consent banner, the reference removes the banner's element itself (found by its own rule: a fixed
 element whose text mentions cookies) before its first-screen shot, as blocking it should leave.
@@ -156,6 +156,8 @@ def reference(driver: webdriver.Chrome, url: str, width: int, block_consent: boo
     while True:
         driver.execute_script(f"window.scrollTo(0, {y})")
         time.sleep(0.3)
+        if driver.execute_script(REGIONS_JS, seen, False):
+            time.sleep(0.8)  # what just appeared may still be moving into place (a transition, an animation)
         for region in driver.execute_script(REGIONS_JS, seen, False):
             if len(regions) >= MAX_REGIONS:
                 break
