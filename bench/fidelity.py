@@ -77,8 +77,9 @@ for (const el of new Set(candidates)) {
   const key = el.__fidelityKey || (el.__fidelityKey = Math.random().toString(36).slice(2));
   if (seen.includes(key)) continue;
   const box = el.getBoundingClientRect();
-  if (box.width < 40 || box.height < 40 || box.top < 80 || box.bottom > innerHeight - 20) continue;
-  if (box.left < 0 || box.right > innerWidth) continue;
+  // The visual viewport is what the screenshot shows (a phone's layout viewport can be larger).
+  if (box.width < 40 || box.height < 40 || box.top < 80 || box.bottom > visualViewport.height - 20) continue;
+  if (box.left < 0 || box.right > visualViewport.width) continue;
   const image = el.tagName === 'IMG' && el.complete && el.naturalWidth > 0;
   if (!image && !(el.__fidelityWasHidden && visible(el))) continue;
   if (!visible(el)) continue;
@@ -119,7 +120,7 @@ class Capture:
 def plain_chrome() -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--hide-scrollbars", "--disable-blink-features=AutomationControlled"):
+                     "--hide-scrollbars", "--disable-blink-features=AutomationControlled", "--window-size=2000,1000"):
         options.add_argument(argument)
     options.binary_location = CHROME
     driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
@@ -291,6 +292,8 @@ def main() -> None:
                             tally[0 if ok else 1] += 1
                             if not ok:
                                 print(f"FAIL {name:8} {path} @{width}: {what} ({detail})", flush=True)
+                print(f"after {path}: " + "; ".join(
+                    f"{name} {passed} passed, {failed} failed" for name, (passed, failed) in tallies.items()), flush=True)
     for name, (passed, failed) in tallies.items():
         print(f"{name}: {passed} passed, {failed} failed")
 
