@@ -4,7 +4,7 @@
 
 The reference is plain Chrome driven by Selenium with none of our engine: per width a fresh load with
 the same device metrics (a phone below 500 px: mobile viewport, touch, a phone user agent), 2 s to
-settle, then a slow scroll (400 px steps, 300 ms each, 800 ms more where something new is in view)
+settle, then a slow scroll (300 px steps, 300 ms each, 800 ms more where something new is in view)
 during which it notes, when each one is well in view, the pixels of every image and of every element that became visible while scrolled to
 (animate-on-scroll), and finally the page's height and its first screen at the top. For pages with a
 consent banner, the reference removes the banner's element itself (found by its own rule: a fixed
@@ -171,7 +171,7 @@ def reference(driver: webdriver.Chrome, url: str, width: int, block_consent: boo
         height = driver.execute_script("return document.documentElement.scrollHeight")
         if y + VIEWPORT_HEIGHT >= height or y > 16_000:
             break
-        y += 400
+        y += 300
     driver.execute_script("window.scrollTo(0, 0)")
     time.sleep(1)
     if block_consent:
