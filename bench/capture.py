@@ -80,7 +80,10 @@ def plain_chrome(page_load_strategy: str = "normal") -> Iterator[webdriver.Chrom
         yield driver
     finally:
         driver.quit()
-        os.killpg(service.process.pid, signal.SIGKILL)
+        try:
+            os.killpg(service.process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # quit() may already have ended the whole group
+            pass
         service.process.wait()
 
 

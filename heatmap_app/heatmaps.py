@@ -469,3 +469,12 @@ def pick_snapshot(
     if not with_content:
         return None
     return min(with_content, key=lambda snapshot: (abs(snapshot.width - width), snapshot.width))
+
+
+def width_pending(heatmap: SavedHeatmap, width: int) -> bool:
+    """True while the capture under way has yet to store `width`, one of its targets."""
+    return (
+        heatmap.status == "processing"
+        and width in heatmap.target_widths
+        and not any(snapshot.width == width and snapshot.has_content for snapshot in heatmap.snapshots)
+    )

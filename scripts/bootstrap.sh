@@ -34,6 +34,11 @@ install_system_packages() {
     if [ -z "${CHROMEDRIVER_PATH:-}" ] && [ -z "${SELENIUM_REMOTE_URL:-}" ] && ! command -v chromedriver >/dev/null; then
         missing+=(chromium-driver)
     fi
+    # Without them CJK text and emoji are captured as empty boxes (Chromium ships no fonts of its own).
+    local font
+    command -v dpkg-query >/dev/null && for font in fonts-noto-cjk fonts-noto-color-emoji; do
+        dpkg-query -W -f='${Status}' "$font" 2>/dev/null | grep -q 'ok installed' || missing+=("$font")
+    done
     command -v redis-server >/dev/null || missing+=(redis-server)
     python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
     if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi

@@ -21,6 +21,8 @@ from heatmap_app.models.base import MAX_INTEGER, parse_id
 DEFAULT_CONTENT_WIDTH = 1024
 # Short, because the nearest width served for a URL changes as widths land; the ETag makes revalidation cheap.
 CONTENT_MAX_AGE = 60
+# The width of the snapshot served, which is the requested one only when that width was captured.
+SERVED_WIDTH_HEADER = "X-Screenshot-Width"
 
 
 def requested_width() -> int:
@@ -51,14 +53,16 @@ class ServedSnapshot:
         """The JPEG; MissingObject when a newer capture has replaced it."""
         return storage.jpeg_response(
             self.key, self.created_at, etag=self.content_hash, max_age=CONTENT_MAX_AGE,
-            headers={"Content-Disposition": f'inline; filename="screenshot-{self.heatmap_id}-{self.width}.jpg"'},
+            headers={"Content-Disposition": f'inline; filename="screenshot-{self.heatmap_id}-{self.width}.jpg"',
+                     SERVED_WIDTH_HEADER: str(self.width)},
         )
 
 
 def send_snapshot(snapshot: HeatmapSnapshot) -> Response:
     return storage.send_jpeg(
         snapshot.file_path, snapshot, etag=snapshot.content_hash, max_age=CONTENT_MAX_AGE,
-        headers={"Content-Disposition": f'inline; filename="screenshot-{snapshot.heatmap_id}-{snapshot.width}.jpg"'},
+        headers={"Content-Disposition": f'inline; filename="screenshot-{snapshot.heatmap_id}-{snapshot.width}.jpg"',
+                 SERVED_WIDTH_HEADER: str(snapshot.width)},
     )
 
 
@@ -82,7 +86,7 @@ def _resolve_content(project: Project, heatmap_id: str, cache_key: tuple[Any, ..
                      ) -> Response | tuple[dict[str, Any], int]:
     width = requested_width()
     heatmap = heatmaps.get_heatmap_by_id(project, heatmap_id)
-    snapshot = heatmaps.pick_snapshot(heatmap, width)
+    snapshot = None if heatmaps.width_pending(heatmap, width) else heatmaps.pick_snapshot(heatmap, width)
     if snapshot is None:
         # Also when failed: clients read status and exception from this body to stop polling.
         return heatmap_json(heatmap), 202

@@ -195,14 +195,18 @@ def _project_paths(tag: str) -> dict[str, Any]:
             "parameters": [PROJECT_ID, {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "get": operation(
                 "heatmap_screenshots_content_retrieve",
-                "The screenshot at a width: exact, else the nearest with content (ties: the smaller width).",
+                "The screenshot at a width: exact; 202 while that target width is still being captured; else the"
+                " nearest with content (ties: the smaller width). X-Screenshot-Width names the width served.",
                 READ,
                 {
                     "200": {
                         "description": "The JPEG.",
                         "headers": {
                             name: {"schema": {"type": "string"}, "required": True}
-                            for name in ("ETag", "Cache-Control", "Content-Disposition", "X-Content-Type-Options")
+                            for name in (
+                                "ETag", "Cache-Control", "Content-Disposition", "X-Content-Type-Options",
+                                "X-Screenshot-Width",
+                            )
                         },
                         "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
                     },

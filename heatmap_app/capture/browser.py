@@ -79,6 +79,9 @@ _SCRIPTS = files(__package__).joinpath("scripts")
 NEW_DOCUMENT_JS = "\n".join(_SCRIPTS.joinpath(name).read_text() for name in ("track_requests.js", "quiet_page.js"))
 LOAD_STATE_JS = _SCRIPTS.joinpath("load_state.js").read_text()
 PREPARE_SHOT_JS = _SCRIPTS.joinpath("prepare_shot.js").read_text()
+# Returns once the page was laid out and painted at its new size (at most 100 ms: a page may paint no frames).
+AFTER_LAYOUT_JS = """const done = arguments[0]; setTimeout(done, 100);
+requestAnimationFrame(() => requestAnimationFrame(() => done()));"""
 
 ExplainNavigationFailure = Callable[[str], "str | None"]
 
@@ -220,25 +223,25 @@ class Browser:
             raise RuntimeError("capture() on a closed Browser")
         wanted = list(dict.fromkeys(widths))
         shots: dict[int, Shot] = {}
-        failed_urls: list[str] = []
+        hung_urls: list[str] = []
         try:
             self._close_stray_targets()
             for same_device_widths in self._widths_per_page_load(wanted):
-                with self._fresh_tab(failed_urls) as tab:
+                with self._fresh_tab(hung_urls) as tab:
                     self._emulate_device(same_device_widths[0])
                     self._load(url, tab, explain_navigation_failure)
-                    scroll = True
+                    scroll, previous_scale = True, None
                     for width in same_device_widths:
-                        shot, page = self._shoot(width, block_consent_modals, scroll)
-                        scroll = page["scrollFetched"]
+                        shot, page = self._shoot(width, block_consent_modals, scroll, previous_scale)
+                        scroll, previous_scale = page["scrollFetched"], page["scale"]
                         # A page that moved itself on to a refused address shows the refusal: never keep that.
                         if page["url"] != url:
                             self._raise_if_blocked(explain_navigation_failure, page["url"])
                         shots[width] = shot
                         if on_shot is not None:
                             on_shot(shot)
-                    # A request that failed in this capture's first load would fail again, maybe slowly.
-                    failed_urls = _urls_only(page["failedUrls"])
+                    # A request that hung in this capture's first load would hang again.
+                    hung_urls = _urls_only(page["hungUrls"])
         except (TimeoutException, DriverTimeoutError) as error:
             raise PermanentCaptureError("The page kept the browser busy for too long") from error
         except (WebDriverException, DriverConnectionError, DevToolsError, OSError) as error:
@@ -496,11 +499,21 @@ class Browser:
         """
         return self._cdp("Page.getNavigationHistory")["currentIndex"] > 0
 
-    def _shoot(self, width: int, block_consent_modals: bool, scroll: bool) -> tuple[Shot, dict[str, Any]]:
-        """The shot at `width`, and what PREPARE_SHOT_JS found: the page's URL, the requests that failed,
-        whether the next width needs the lazy-loading scroll again (`scrollFetched`)."""
+    def _shoot(
+        self, width: int, block_consent_modals: bool, scroll: bool, previous_scale: float | None
+    ) -> tuple[Shot, dict[str, Any]]:
+        """The shot at `width` (`previous_scale`: the page's zoom at the width before, None for a fresh load),
+        and what PREPARE_SHOT_JS found: the page's URL, the requests that hung, whether the next width needs
+        the lazy-loading scroll again (`scrollFetched`)."""
         settings = self.settings
         self._set_viewport(width)
+        if self._is_phone(width) and previous_scale is not None and previous_scale < 1:
+            # New device metrics keep the zoom of the last width: a page zoomed out to fit a narrower phone
+            # would keep that zoom (too tall, its right side cut). A fresh load's zoom is the initial one,
+            # which Chrome computes from the layout at the new width: reset it once that is laid out. (A page
+            # not zoomed at the narrower width is not at a wider one; there Chrome's reset would zoom it in.)
+            self._driver.execute_async_script(AFTER_LAYOUT_JS)
+            self._cdp("Emulation.resetPageScaleFactor")
         page = self._driver.execute_async_script(
             PREPARE_SHOT_JS,
             {
@@ -509,6 +522,7 @@ class Browser:
                 "quietMs": settings.network_quiet_period * 1000,
                 "blockConsentModals": block_consent_modals,
                 "scroll": scroll,
+                "resized": previous_scale is not None,
             },
         )
         if "error" in page:

@@ -104,12 +104,16 @@ def run_snapshot(run: CaptureRun, width: int) -> HeatmapSnapshot:
 
 
 def shown_snapshots(heatmap: SavedHeatmap) -> list[HeatmapSnapshot]:
-    """What the UI shows of each width: the current run's screenshot, or, while a new run is under way, the last
-    completed run's for the widths the new one has not reached (the API serves the current run's alone)."""
+    """What the UI shows of each width: the current run's screenshot, or, while a new run of the same page is under
+    way, the last completed run's for the widths the new one has not reached (never a screenshot of another URL or
+    consent setting; the API serves the current run's alone)."""
     shown = {snapshot.width: snapshot for snapshot in heatmap.snapshots if snapshot.has_content}
     if heatmap.status == "processing":
         previous = next((run for run in heatmap.runs
                          if run.status == "completed" and run.generation < heatmap.capture_generation), None)
+        if previous is not None and (previous.url, previous.block_consent_modals) != (heatmap.url,
+                                                                                      heatmap.block_consent_modals):
+            previous = None
         for snapshot in previous.snapshots if previous is not None else []:
             if snapshot.has_content and snapshot.width in heatmap.target_widths:
                 shown.setdefault(snapshot.width, snapshot)

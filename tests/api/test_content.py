@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from heatmap_app import storage
 from heatmap_app.extensions import db
+from heatmap_app.models import SavedHeatmap
 from tests.api.conftest import jpeg_bytes
 
 
@@ -20,7 +21,9 @@ def content_url(project):
 
 def served_width(response) -> int:
     disposition = response.headers["Content-Disposition"]
-    return int(disposition.rsplit("-", 1)[1].removesuffix('.jpg"'))
+    named = int(disposition.rsplit("-", 1)[1].removesuffix('.jpg"'))
+    assert int(response.headers["X-Screenshot-Width"]) == named
+    return named
 
 
 def test_width_defaults_to_1024(client: FlaskClient, read_headers, content_url, make_heatmap, add_snapshot) -> None:
@@ -93,14 +96,69 @@ def test_snapshots_are_served_one_width_at_a_time_while_processing(
     client: FlaskClient, read_headers, content_url, make_heatmap, add_snapshot
 ) -> None:
     heatmap = make_heatmap(status="processing", target_widths=[320, 1024])
-    before = client.get(content_url(heatmap.id), headers=read_headers)
+    before = client.get(content_url(heatmap.id, "?width=320"), headers=read_headers)
     add_snapshot(heatmap, 320)
 
-    after = client.get(content_url(heatmap.id), headers=read_headers)
+    after = client.get(content_url(heatmap.id, "?width=320"), headers=read_headers)
 
     assert before.status_code == 202
     assert after.status_code == 200 and served_width(after) == 320
     assert heatmap.status == "processing"
+
+
+def test_while_processing_a_target_width_not_captured_yet_answers_202_never_another_width(
+    client: FlaskClient, read_headers, content_url, make_heatmap, add_snapshot
+) -> None:
+    heatmap = make_heatmap(status="processing", target_widths=[320, 1024, 1920])
+    add_snapshot(heatmap, 320)
+
+    pending = client.get(content_url(heatmap.id, "?width=1920"), headers=read_headers)
+    captured = client.get(content_url(heatmap.id, "?width=320"), headers=read_headers)
+    not_a_target = client.get(content_url(heatmap.id, "?width=1800"), headers=read_headers)
+
+    assert pending.status_code == 202 and pending.get_json()["status"] == "processing"
+    assert captured.status_code == 200 and served_width(captured) == 320
+    assert not_a_target.status_code == 200 and served_width(not_a_target) == 320
+
+
+def test_once_settled_a_target_width_that_failed_is_served_as_the_nearest(
+    client: FlaskClient, read_headers, content_url, make_heatmap, add_snapshot
+) -> None:
+    heatmap = make_heatmap(status="completed", target_widths=[320, 1024])
+    add_snapshot(heatmap, 320)
+
+    response = client.get(content_url(heatmap.id, "?width=1024"), headers=read_headers)
+
+    assert response.status_code == 200 and served_width(response) == 320
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("post", "regenerate/", None), ("patch", "", {"url": "https://93.184.216.34/other-page"})],
+)
+def test_after_regenerate_or_a_new_url_the_old_capture_is_never_served_even_when_the_new_one_fails(
+    client: FlaskClient, read_headers, write_headers, content_url, saved_url, make_heatmap, add_snapshot,
+    method, path, body,
+) -> None:
+    heatmap = make_heatmap(target_widths=[320, 1024])
+    add_snapshot(heatmap, 320)
+    add_snapshot(heatmap, 1024)
+    assert client.get(content_url(heatmap.id), headers=read_headers).status_code == 200
+
+    assert getattr(client, method)(saved_url(f"{heatmap.short_id}/{path}"), json=body, headers=write_headers).status_code == 200
+    while_capturing = client.get(content_url(heatmap.id, "?width=700"), headers=read_headers)
+    # The new generation's capture fails before storing anything; a worker of the old one comes too late.
+    with pytest.raises(storage.StaleCaptureError):
+        storage.store_snapshot(heatmap.id, 1024, jpeg_bytes(1024), page_height=600, generation=1)
+    heatmap = db.session.get(SavedHeatmap, heatmap.id)
+    heatmap.status, heatmap.exception = "failed", "The page took too long to capture."
+    db.session.commit()
+    after_failure = client.get(content_url(heatmap.id), headers=read_headers)
+
+    assert while_capturing.status_code == 202
+    assert after_failure.status_code == 202
+    assert (after_failure.get_json()["has_content"], after_failure.get_json()["snapshots"]) == (False, [])
+    assert after_failure.get_json()["exception"] == "The page took too long to capture."
 
 
 def test_deleted_unknown_and_other_projects_heatmaps_are_404(

@@ -8,6 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 from rq.job import Job
 
+from heatmap_app import storage
 from heatmap_app.extensions import db
 from heatmap_app.models import SavedHeatmap
 from heatmap_app.queue import enqueue_capture
@@ -278,20 +279,23 @@ def test_regenerate_restarts_processing_clears_the_exception_and_enqueues(
     assert fresh(heatmap).capture_generation == 2
     assert queued_captures(capture_queue) == [("jobs.capture.capture_heatmap", heatmap.id, 2)]
     # As PostHog does: the previous run's screenshot is no longer served (its run keeps it, for the history).
-    assert body["snapshots"] == []
+    assert (body["snapshots"], body["has_content"]) == ([], False)
     assert [(run.generation, run.status) for run in fresh(heatmap).runs] == [(2, "processing")]
 
 
-def test_a_change_of_widths_serves_none_of_the_previous_screenshots(
-    client: FlaskClient, write_headers, saved_url, make_heatmap, add_snapshot
+@pytest.mark.parametrize(
+    "change", [{"widths": [1024, 1440]}, {"url": "https://93.184.216.34/new"}, {"block_consent_modals": True}]
+)
+def test_a_regenerating_change_serves_none_of_the_previous_screenshots_and_keeps_them_for_the_history(
+    client: FlaskClient, write_headers, saved_url, make_heatmap, add_snapshot, change
 ) -> None:
     heatmap = make_heatmap(target_widths=[320, 1024])
-    add_snapshot(heatmap, 320)
-    add_snapshot(heatmap, 1024)
+    files = [storage.snapshot_file_path(add_snapshot(heatmap, width)) for width in (320, 1024)]
 
-    body = client.patch(saved_url(f"{heatmap.short_id}/"), json={"widths": [1024, 1440]}, headers=write_headers).get_json()
+    body = client.patch(saved_url(f"{heatmap.short_id}/"), json=change, headers=write_headers).get_json()
 
-    assert body["snapshots"] == [] and body["has_content"] is False
+    assert (body["status"], body["snapshots"], body["has_content"]) == ("processing", [], False)
+    assert all(path.exists() for path in files)  # generation 1's, until HEATMAP_RUNS_KEPT newer runs replace it
 
 
 def test_regenerate_refuses_non_screenshot_heatmaps(

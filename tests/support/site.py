@@ -4,6 +4,7 @@ Besides the files of its folder it answers a few paths that misbehave on purpose
 - /gated/<file>: the first request at once, later ones only after `gate` is set (holds a second page load);
 - /hang/…: never answers, until the site stops;
 - /fail-slowly/…: hangs up after a second without answering;
+- /slow/<file>: the file, after 0.3 s (an image on a real network, which a lazy loader may cancel);
 - /status/<code>: a small page with that HTTP status;
 - /changing-page: a long page whose middle band shows `variant` ("a" or "b"): a page that changed;
 - POST /hook: a webhook receiver recording each delivery in `deliveries`, answering `hook_statuses` in turn
@@ -67,6 +68,9 @@ class SiteHandler(SimpleHTTPRequestHandler):
         if status:
             self._answer(HTTPStatus(int(status.group(1))))
             return
+        if self.path.startswith("/slow/"):
+            time.sleep(0.3)
+            self.path = self.path.removeprefix("/slow")
         if self.path.startswith("/gated/"):
             if self.site.paths.count(self.path) > 1:
                 self.site.gate.wait(timeout=30)

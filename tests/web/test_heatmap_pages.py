@@ -301,6 +301,18 @@ def test_regenerate_starts_a_new_capture_and_keeps_the_old_screenshots_in_the_hi
     assert f"/heatmaps/{heatmap.short_id}/runs/{generation}/1440.jpg" in page
 
 
+def test_a_new_url_being_captured_never_shows_the_old_pages_screenshot(
+    client: FlaskClient, auth: AuthActions, logged_in: User, make_heatmap: MakeHeatmap, complete: Any
+) -> None:
+    heatmap = complete(make_heatmap(name="Home", widths=[1440]))
+    generation = heatmap.capture_generation
+
+    heatmaps.update_heatmap(heatmap, {"url": "https://93.184.216.34/new-page"})
+
+    page = client.get(f"/heatmaps/{heatmap.short_id}?width=1440").get_data(as_text=True)
+    assert f"/runs/{generation}/1440.jpg" not in page and "/screenshots/1440.jpg" not in page
+
+
 def test_delete_removes_the_heatmap_from_the_list(
     client: FlaskClient, auth: AuthActions, logged_in: User, make_heatmap: MakeHeatmap
 ) -> None:

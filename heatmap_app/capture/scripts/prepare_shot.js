@@ -18,6 +18,12 @@ const CONSENT_ACCEPT_BUTTONS = [
   '.iubenda-cs-accept-btn',
   '#hs-eu-confirmation-button',
   '.osano-cm-accept-all',
+  '#cc-main [data-role="all"]',
+  '.klaro .cm-btn-accept-all', '.klaro .cm-btn-success',
+  '.cmplz-cookiebanner .cmplz-accept',
+  '#BorlabsCookieBox [data-cookie-accept-all]', '#BorlabsCookieBox ._brlbs-btn-accept-all',
+  '[data-tid="banner-accept"]',
+  '#uc-btn-accept-banner', '[data-testid="uc-accept-all-button"]',
 ];
 const CONSENT_CONTAINERS = [
   '#onetrust-consent-sdk', '#onetrust-banner-sdk', '.onetrust-pc-dark-filter',
@@ -30,6 +36,8 @@ const CONSENT_CONTAINERS = [
   '.cc-window', '.cc-banner', '.cky-consent-container', '.cky-overlay', '#cookie-law-info-bar',
   '#axeptio_overlay', '#iubenda-cs-banner', '#hs-eu-cookie-confirmation', '#cmpbox', '#cmpbox2',
   '.osano-cm-window', '#moove_gdpr_cookie_info_bar', '#gdpr-cookie-message',
+  '#cc-main', '.klaro', '.cmplz-cookiebanner', '.cmplz-soft-cookiewall', '#BorlabsCookieBox',
+  '#termly-code-snippet-support', '#CookieBanner', '#cookiescript_injected', '#cookiescript_injected_wrapper',
   '#cookie-banner', '#cookie-consent', '#cookieConsent', '#cookie-notice',
   '.cookie-banner', '.cookie-consent', '.cookie-notice', '[aria-label="cookieconsent"]',
 ];
@@ -48,6 +56,7 @@ const ACCEPT_TEXTS = new Set([
   'принять', 'принять все', 'kabul et', 'tümünü kabul et', 'přijmout vše', 'elfogadom',
 ]);
 const CONSENT_HINT = /cookie|consent|gdpr|privacy|cmp|banner/i;
+const RESIZE_HANDLERS_MAX_MS = 1000;
 
 const startedAt = performance.now();
 const deadline = startedAt + options.timeoutMs;
@@ -65,7 +74,9 @@ const scrollToY = (y) => window.scrollTo({ top: y, left: 0, behavior: 'instant' 
 const pageHeight = () => Math.max(
   document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0);
 const isRendered = (element) => element.getClientRects().length > 0;
-const pageScale = () => (window.visualViewport ? window.visualViewport.scale : 1);
+// Zoomed out when the page is wider than the phone (no initial-scale); never in: after new device metrics
+// Chrome may zoom a page that overflowed the narrower width in (a fresh load at this width does not).
+const pageScale = () => Math.min(1, window.visualViewport ? window.visualViewport.scale : 1);
 
 function installStyle() {
   if (document.getElementById('heatmap-capture-style')) return;
@@ -79,6 +90,12 @@ function installStyle() {
       scrollbar-width: none !important;
     }
     ::-webkit-scrollbar { display: none !important; }
+    /* Fixed to the viewport, a background is painted for the first screen only in a beyond-viewport shot. */
+    *, *::before, *::after { background-attachment: scroll !important; }
+    /* Revealed when scrolled to (AOS, WOW.js, sal.js), by throttled scroll handlers that a quick scroll
+       outruns, and hidden again above the fold: shown as a visitor sees each one once there. */
+    [data-aos], [data-sal] { opacity: 1 !important; transform: none !important; }
+    .wow { visibility: visible !important; animation-name: none !important; }
   ` + (options.blockConsentModals ? `
     ${CONSENT_CONTAINERS.join(',\n')} { display: none !important; }
     html, body { overflow: visible !important; }
@@ -138,7 +155,28 @@ async function loadLazyContent() {
   }
   scrollToY(0);
   await renderedFrames();
+  loadWhatLoadersLeft();
   return scrollStartedAt;
+}
+
+// Loaders that cancel an image leaving the viewport before it loaded (vanilla-lazyload's cancel_on_exit),
+// or that check the viewport on a throttle (lazysizes), miss what a quick scroll passes: load what they
+// left, the way the library would have.
+function loadWhatLoadersLeft() {
+  const lazySizes = window.lazySizes;
+  if (lazySizes && lazySizes.loader && lazySizes.cfg) {
+    for (const element of document.getElementsByClassName(lazySizes.cfg.lazyClass)) lazySizes.loader.unveil(element);
+  }
+  for (const element of document.querySelectorAll('img[data-src], img[data-srcset], picture source[data-srcset]')) {
+    const image = element.tagName === 'SOURCE' ? element.parentElement.querySelector('img') : element;
+    if (!image || (image.complete && image.naturalWidth > 0 && !image.currentSrc.startsWith('data:'))) continue;
+    if (element.dataset.srcset && element.getAttribute('srcset') !== element.dataset.srcset) {
+      element.setAttribute('srcset', element.dataset.srcset);
+    }
+    if (element.dataset.src && element.getAttribute('src') !== element.dataset.src) {
+      element.setAttribute('src', element.dataset.src);
+    }
+  }
 }
 
 function pendingImages() {
@@ -160,6 +198,43 @@ async function awaitImagesAndFonts() {
   }
 }
 
+// A debounced resize handler re-lays the page out some time after the new width: wait for it (bounded).
+async function awaitResizeHandlers() {
+  if (!options.resized || !window.__heatmapResizeTimers) return;
+  await renderedFrames();  // the resize event of the new width comes with a frame
+  const until = performance.now() + Math.min(RESIZE_HANDLERS_MAX_MS, remainingMs());
+  if (window.__heatmapResizeTimers() === 0) return;
+  while (window.__heatmapResizeTimers() > 0 && performance.now() < until) await sleep(20);
+  await renderedFrames();
+}
+
+// A fixed sidebar as tall as the screen would show beside the first screen only; clicks on it land all the
+// way down the page, so it is drawn as tall as the page. Stretched again for each width.
+const stretchedSidebars = window.__heatmapStretchedSidebars || new Map();
+window.__heatmapStretchedSidebars = stretchedSidebars;
+
+function stretchFixedSidebars(height) {
+  for (const [element, style] of stretchedSidebars) element.setAttribute('style', style);
+  stretchedSidebars.clear();
+  if (height <= window.innerHeight) return;
+  const found = new Set();
+  for (const x of [1, window.innerWidth - 2]) {
+    for (const element of document.elementsFromPoint(x, window.innerHeight / 2)) {
+      for (let node = element; node && node !== document.documentElement; node = node.parentElement) {
+        if (getComputedStyle(node).position === 'fixed') found.add(node);
+      }
+    }
+  }
+  for (const element of found) {
+    const box = element.getBoundingClientRect();
+    if (box.top > 1 || box.bottom < window.innerHeight - 1 || box.width > window.innerWidth / 2) continue;
+    stretchedSidebars.set(element, element.getAttribute('style') || '');
+    element.style.setProperty('height', `${height}px`, 'important');
+    element.style.setProperty('max-height', 'none', 'important');
+    element.style.setProperty('bottom', 'auto', 'important');
+  }
+}
+
 function settleAnimations() {
   for (const animation of document.getAnimations()) {
     try {
@@ -169,6 +244,14 @@ function settleAnimations() {
       animation.cancel();
     }
   }
+  // jQuery animates by timers, not CSS: jump its running animations to their end, and any later one too.
+  for (const jQuery of new Set([window.jQuery, window.$])) {
+    if (typeof jQuery !== 'function' || !jQuery.fx || !Array.isArray(jQuery.timers)) continue;
+    try {
+      jQuery.fx.off = true;
+      jQuery(jQuery.timers.map((timer) => timer.elem)).finish();
+    } catch (pageError) { /* an old or altered jQuery: its animations run on */ }
+  }
   if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
 }
 
@@ -176,6 +259,7 @@ function settleAnimations() {
   // From now on the page stays what it is: a navigation it starts would replace it mid-shot.
   if (window.__heatmapHoldNavigation) window.__heatmapHoldNavigation();
   installStyle();
+  await awaitResizeHandlers();
   if (options.blockConsentModals) acceptConsent();
   const scrollStartedAt = await loadLazyContent();
   await awaitImagesAndFonts();
@@ -185,12 +269,14 @@ function settleAnimations() {
   if (options.blockConsentModals) acceptConsent();
   settleAnimations();
   scrollToY(0);
+  const height = pageHeight();
+  stretchFixedSidebars(Math.min(height, options.maxHeight / pageScale()));
   await renderedFrames();
   return {
     url: location.href,
-    failedUrls: tracker ? tracker.failedUrls : [],
+    hungUrls: tracker ? tracker.hungUrls(options.quietMs) : [],
     pageWidth: document.documentElement.scrollWidth,
-    pageHeight: pageHeight(),
+    pageHeight: height,
     scale: pageScale(),
     // A page that fetched nothing when scrolled has no scroll-driven loading to redo at the next width.
     scrollFetched: scrollStartedAt !== null
