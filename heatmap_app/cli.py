@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 
 from heatmap_app.accounts import AccountError, create_api_key, create_user, find_user_by_email
-from heatmap_app.capture import CaptureError, capture_to_directory
+from heatmap_app.capture import CaptureError, CaptureRequest, capture_to_directory
 from heatmap_app.heatmaps import DEFAULT_WIDTHS, HeatmapInputError, clean_widths
 from heatmap_app.interactions.retention import purge_expired
 from heatmap_app.queue import CAPTURE_QUEUE
@@ -83,7 +83,7 @@ def capture_command(url: str, widths: str, out_dir: str, block_consent_modals: b
         wanted = clean_widths(numbers)
         with guarded_capture(current_app.config, url) as target:
             summary = capture_to_directory(
-                target.url, wanted, out_dir, target.settings, block_consent_modals=block_consent_modals,
+                CaptureRequest(target.url, wanted, block_consent_modals=block_consent_modals), out_dir, target.settings,
                 explain_navigation_failure=target.explain_navigation_failure,
             )
     except (HeatmapInputError, UnsafeURLError, CaptureError) as error:

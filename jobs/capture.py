@@ -23,7 +23,7 @@ from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import update
 
-from heatmap_app.capture import CaptureError, PermanentCaptureError, Shot
+from heatmap_app.capture import CaptureError, CaptureRequest, PermanentCaptureError, Shot
 from heatmap_app.extensions import db
 from heatmap_app.models import SavedHeatmap
 from heatmap_app.models.base import utcnow
@@ -85,11 +85,15 @@ def _current_heatmap(heatmap_id: str, generation: int) -> SavedHeatmap | None:
     return heatmap
 
 
+def capture_request(heatmap: SavedHeatmap) -> CaptureRequest:
+    return CaptureRequest(heatmap.url, heatmap.target_widths, block_consent_modals=heatmap.block_consent_modals)
+
+
 def _capture(heatmap_id: str, generation: int, lock: CaptureLock) -> str:
     heatmap = _current_heatmap(heatmap_id, generation)
     if heatmap is None or heatmap.status != "processing":
         return "superseded"
-    url, widths, block_consent_modals = heatmap.url, list(heatmap.target_widths), heatmap.block_consent_modals
+    request = capture_request(heatmap)
     db.session.close()  # no transaction (nor connection) held through the page load
 
     def store(shot: Shot) -> None:
@@ -101,7 +105,7 @@ def _capture(heatmap_id: str, generation: int, lock: CaptureLock) -> str:
         store_snapshot(current, shot.width, shot.jpeg, shot.page_height, generation=generation)
 
     try:
-        worker_capturer().capture(url, widths, block_consent_modals=block_consent_modals, on_shot=store)
+        worker_capturer().capture(request, on_shot=store)
     except StaleCaptureError:
         return "superseded"
     except (UnsafeURLError, PermanentCaptureError, MediaStoreFull) as error:

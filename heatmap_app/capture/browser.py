@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -30,6 +30,7 @@ from urllib3.util import Retry
 from .chrome import chrome_options, context_proxy, new_profile_directory, remove_stale_profiles
 from .devtools import DevTools, DevToolsError
 from .errors import PermanentCaptureError, TransientCaptureError
+from .request import CaptureRequest
 from .settings import CaptureSettings
 
 logger = logging.getLogger(__name__)
@@ -201,14 +202,12 @@ class Browser:
 
     def capture(
         self,
-        url: str,
-        widths: Sequence[int],
+        request: CaptureRequest,
         *,
-        block_consent_modals: bool = False,
         on_shot: Callable[[Shot], None] | None = None,
         explain_navigation_failure: ExplainNavigationFailure | None = None,
     ) -> list[Shot]:
-        """Full-page JPEGs of `url`, one per width, in the order of `widths` (duplicates dropped).
+        """Full-page JPEGs of `request.url`, one per width, in the order of `request.widths`.
 
         The page is loaded once for the phone widths and once for the others, each time in a browser
         context of its own: every load is a first visit, whatever came before. Each width re-lays the
@@ -218,7 +217,7 @@ class Browser:
         """
         if self._driver is None:
             raise RuntimeError("capture() on a closed Browser")
-        wanted = list(dict.fromkeys(widths))
+        url, wanted = request.url, list(request.widths)
         shots: dict[int, Shot] = {}
         failed_urls: list[str] = []
         try:
@@ -229,7 +228,7 @@ class Browser:
                     self._load(url, tab, explain_navigation_failure)
                     scroll = True
                     for width in same_device_widths:
-                        shot, page = self._shoot(width, block_consent_modals, scroll)
+                        shot, page = self._shoot(width, request, scroll)
                         scroll = page["scrollFetched"]
                         # A page that moved itself on to a refused address shows the refusal: never keep that.
                         if page["url"] != url:
@@ -490,7 +489,7 @@ class Browser:
         """
         return self._cdp("Page.getNavigationHistory")["currentIndex"] > 0
 
-    def _shoot(self, width: int, block_consent_modals: bool, scroll: bool) -> tuple[Shot, dict[str, Any]]:
+    def _shoot(self, width: int, request: CaptureRequest, scroll: bool) -> tuple[Shot, dict[str, Any]]:
         """The shot at `width`, and what PREPARE_SHOT_JS found: the page's URL, the requests that failed,
         whether the next width needs the lazy-loading scroll again (`scrollFetched`)."""
         settings = self.settings
@@ -501,7 +500,7 @@ class Browser:
                 "maxHeight": settings.max_height,
                 "timeoutMs": settings.resources_timeout * 1000,
                 "quietMs": settings.network_quiet_period * 1000,
-                "blockConsentModals": block_consent_modals,
+                "blockConsentModals": request.block_consent_modals,
                 "scroll": scroll,
             },
         )
