@@ -28,6 +28,8 @@ from urllib3.exceptions import TimeoutError as DriverTimeoutError
 from urllib3.util import Retry
 
 from .chrome import chrome_options, context_proxy, new_profile_directory, remove_stale_profiles
+from .controls import hide_elements, wait_before_first_shot
+from .credentials import cookie_params, origin_headers
 from .devtools import DevTools, DevToolsError
 from .errors import PermanentCaptureError, TransientCaptureError
 from .request import CaptureRequest
@@ -87,9 +89,9 @@ ExplainNavigationFailure = Callable[[str], "str | None"]
 @dataclass(frozen=True)
 class Shot:
     width: int
-    """CSS viewport width asked for; also the width of the JPEG."""
+    """CSS viewport width asked for; the JPEG is this many pixels wide times the device scale factor."""
     height: int
-    """Height of the JPEG in px, after the max_height cap."""
+    """Height in CSS px, after the max_height cap (in device pixels); the JPEG's times the scale factor."""
     page_height: int
     """Full page height measured, before the cap."""
     jpeg: bytes
@@ -223,9 +225,10 @@ class Browser:
         try:
             self._close_stray_targets()
             for same_device_widths in self._widths_per_page_load(wanted):
-                with self._fresh_tab(failed_urls) as tab:
-                    self._emulate_device(same_device_widths[0])
+                with self._fresh_tab(failed_urls) as tab, self._origin_credentials(tab, request):
+                    self._emulate_device(same_device_widths[0], request.device_scale_factor)
                     self._load(url, tab, explain_navigation_failure)
+                    wait_before_first_shot(self._driver, request)
                     scroll = True
                     for width in same_device_widths:
                         shot, page = self._shoot(width, request, scroll)
@@ -363,9 +366,17 @@ class Browser:
     def _is_phone(self, width: int) -> bool:
         return width < self.settings.mobile_below_width
 
-    def _emulate_device(self, width: int) -> None:
+    @contextmanager
+    def _origin_credentials(self, tab: str, request: CaptureRequest) -> Iterator[None]:
+        """The request's cookies and headers for the page's origin alone, set up before the page loads."""
+        if request.cookies:
+            self._cdp("Network.setCookies", {"cookies": cookie_params(request)})
+        with origin_headers(self._devtools.url, tab, request, self.settings.command_timeout):
+            yield
+
+    def _emulate_device(self, width: int, scale_factor: int) -> None:
         phone = self._is_phone(width)
-        self._set_viewport(width)
+        self._set_viewport(width, scale_factor)
         if phone:
             self._cdp("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
         agents = self._user_agents
@@ -377,7 +388,7 @@ class Browser:
             },
         )
 
-    def _set_viewport(self, width: int) -> None:
+    def _set_viewport(self, width: int, scale_factor: int) -> None:
         # Device metrics, never the window size: a window cannot go below ~500 px, and a window as
         # tall as the page would stretch every 100vh section.
         self._cdp(
@@ -385,7 +396,7 @@ class Browser:
             {
                 "width": width,
                 "height": self.settings.viewport_height,
-                "deviceScaleFactor": 1,
+                "deviceScaleFactor": scale_factor,
                 "mobile": self._is_phone(width),
             },
         )
@@ -493,11 +504,14 @@ class Browser:
         """The shot at `width`, and what PREPARE_SHOT_JS found: the page's URL, the requests that failed,
         whether the next width needs the lazy-loading scroll again (`scrollFetched`)."""
         settings = self.settings
-        self._set_viewport(width)
+        # Chrome's limit on one capture is in device pixels.
+        max_height = settings.max_height // request.device_scale_factor
+        self._set_viewport(width, request.device_scale_factor)
+        hide_elements(self._driver, request)
         page = self._driver.execute_async_script(
             PREPARE_SHOT_JS,
             {
-                "maxHeight": settings.max_height,
+                "maxHeight": max_height,
                 "timeoutMs": settings.resources_timeout * 1000,
                 "quietMs": settings.network_quiet_period * 1000,
                 "blockConsentModals": request.block_consent_modals,
@@ -510,7 +524,7 @@ class Browser:
         # (scale < 1); the image shows it the way the phone does, `width` px wide.
         scale = page["scale"]
         page_height = round(page["pageHeight"] * scale)
-        height = min(page_height, settings.max_height)
+        height = min(page_height, max_height)
         shot = Shot(
             width=width,
             height=height,
