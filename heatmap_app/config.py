@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -58,6 +61,29 @@ def _proxy_count(environ: Mapping[str, str]) -> int:
     return int(value)
 
 
+def _capture_secret_keys(environ: Mapping[str, str], secret_key: str) -> list[str]:
+    """Fernet keys for the capture secrets saved with heatmaps, newest first (the first encrypts, all decrypt).
+
+    Unset: one key derived from SECRET_KEY — changing SECRET_KEY then makes the saved secrets unreadable.
+    """
+    value = environ.get("CAPTURE_SECRET_KEYS", "").strip()
+    if not value:
+        derived = hashlib.sha256(b"heatmap capture secrets\0" + secret_key.encode()).digest()
+        return [base64.urlsafe_b64encode(derived).decode()]
+    keys = [part.strip() for part in value.split(",") if part.strip()]
+    for key in keys:
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            valid = False
+        if not valid:
+            raise ConfigurationError(
+                "CAPTURE_SECRET_KEYS: every key must be a Fernet key (32 url-safe base64-encoded bytes), "
+                'e.g. from python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())".'
+            )
+    return keys
+
+
 def _normalise_database_url(url: str) -> str:
     # Heroku-style URLs say postgres:// and psycopg 3 needs its own driver name.
     if url.startswith("postgres://"):
@@ -101,6 +127,7 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         "CHROMEDRIVER_PATH": env.get("CHROMEDRIVER_PATH") or None,
         "SELENIUM_REMOTE_URL": env.get("SELENIUM_REMOTE_URL") or None,
         "CAPTURE_ALLOW_HOSTS": allow_hosts,
+        "CAPTURE_SECRET_KEYS": _capture_secret_keys(env, secret_key),
         "CAPTURE_JPEG_QUALITY": int(env.get("CAPTURE_JPEG_QUALITY", "70")),
         "CAPTURE_MAX_HEIGHT": int(env.get("CAPTURE_MAX_HEIGHT", "16000")),
         "CAPTURE_JOB_TIMEOUT": int(env.get("CAPTURE_JOB_TIMEOUT", "600")),

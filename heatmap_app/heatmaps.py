@@ -1,7 +1,7 @@
 """The saved-heatmap service: the API and the web UI both call these functions, never the models directly.
 
 Input arrives as a mapping with the API's field names (`url`, `name`, `data_url`, `widths`, `type`,
-`block_consent_modals`, and for updates `deleted`). Bad input raises HeatmapInputError naming the field;
+`block_consent_modals`, `capture_settings` (see capture_settings.py), and for updates `deleted`). Bad input raises HeatmapInputError naming the field;
 an unknown, deleted or other project's heatmap raises HeatmapNotFound; a user over the create limit
 raises CreateRateLimited, and a project over its limit of refused URLs raises RefusedURLsRateLimited.
 A write that needs Redis (create, regenerate, a change that regenerates) asks it before writing anything,
@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from heatmap_app import storage
+from heatmap_app import capture_settings, secretbox, storage
 from heatmap_app.extensions import db, limiter
 from heatmap_app.models import HEATMAP_STATUSES, HEATMAP_TYPES, HeatmapSnapshot, Project, SavedHeatmap, User
 from heatmap_app.models.base import MAX_INTEGER, utcnow
@@ -47,7 +47,7 @@ DEFAULT_ORDER = "-updated_at"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 # A change of one of these makes the existing screenshots wrong, so it regenerates.
-CAPTURE_FIELDS = ("url", "widths", "block_consent_modals")
+CAPTURE_FIELDS = ("url", "widths", "block_consent_modals", "capture_settings")
 CREATE_LIMIT_SCOPE = "heatmap-create"
 REFUSED_URL_LIMIT_SCOPE = "heatmap-refused-url"
 
@@ -155,6 +155,20 @@ def _clean_bool(field: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise HeatmapInputError(field, f"{field} must be true or false.")
     return value
+
+
+def _clean_capture_settings(value: Any, saved: dict[str, Any] | None, page_url: str) -> dict[str, Any]:
+    try:
+        return capture_settings.clean_capture_settings(value, saved, page_url)
+    except capture_settings.CaptureSettingsError as error:
+        raise HeatmapInputError(error.field, error.message) from None
+
+
+def _check_cookie_domains(saved: dict[str, Any] | None, page_url: str) -> None:
+    try:
+        capture_settings.check_cookie_domains(saved or {}, page_url)
+    except capture_settings.CaptureSettingsError as error:
+        raise HeatmapInputError(error.field, error.message) from None
 
 
 def _require_mapping(data: Any) -> Mapping[str, Any]:
@@ -388,6 +402,9 @@ def create_heatmap(project: Project, user: User, data: Mapping[str, Any]) -> Sav
         target_widths=clean_widths(data["widths"]) if data.get("widths") is not None else list(DEFAULT_WIDTHS),
         type=heatmap_type,
         block_consent_modals=_clean_bool("block_consent_modals", data.get("block_consent_modals", False)),
+        capture_settings=_clean_capture_settings(data["capture_settings"], None, url)
+        if data.get("capture_settings") is not None
+        else None,
         created_by=user,
         status="completed",
     )
@@ -403,7 +420,8 @@ def create_heatmap(project: Project, user: User, data: Mapping[str, Any]) -> Sav
 
 
 def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatmap:
-    """Apply a partial update; a changed url, widths or block_consent_modals regenerates a screenshot heatmap.
+    """Apply a partial update; a changed url, widths, block_consent_modals or capture setting regenerates a
+    screenshot heatmap.
 
     `deleted: true` soft-deletes. Fields not listed here (type, status, …) are read-only and ignored.
     """
@@ -419,6 +437,11 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
         changes["target_widths"] = clean_widths(data["widths"])
     if "block_consent_modals" in data:
         changes["block_consent_modals"] = _clean_bool("block_consent_modals", data["block_consent_modals"])
+    page_url = changes.get("url", heatmap.url)
+    if data.get("capture_settings") is not None:
+        changes["capture_settings"] = _clean_capture_settings(data["capture_settings"], heatmap.capture_settings, page_url)
+    else:
+        _check_cookie_domains(heatmap.capture_settings, page_url)
     deleting = _clean_bool("deleted", data["deleted"]) if "deleted" in data else False
 
     regenerates = any(
@@ -428,7 +451,7 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
             ("target_widths", heatmap.target_widths),
             ("block_consent_modals", heatmap.block_consent_modals),
         )
-    )
+    ) or ("capture_settings" in changes and _settings_differ(changes["capture_settings"], heatmap.capture_settings))
     for field, value in changes.items():
         setattr(heatmap, field, value)
     if "data_url" in changes and changes["data_url"] is None:
@@ -439,6 +462,14 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
         return regenerate_heatmap(heatmap)
     db.session.commit()
     return heatmap
+
+
+def _settings_differ(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
+    """Compared decrypted: a secret encrypts to a new token every time, the same secret or not."""
+    try:
+        return capture_settings.request_options(new) != capture_settings.request_options(old)
+    except secretbox.UnreadableSecret:
+        return True
 
 
 def delete_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:

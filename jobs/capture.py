@@ -23,16 +23,22 @@ from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import update
 
+from heatmap_app import capture_settings
 from heatmap_app.capture import CaptureError, CaptureRequest, PermanentCaptureError, Shot
 from heatmap_app.extensions import db
 from heatmap_app.models import SavedHeatmap
 from heatmap_app.models.base import utcnow
 from heatmap_app.queue import CaptureLock, redis_connection
 from heatmap_app.screenshots import WarmCapturer
+from heatmap_app.secretbox import UnreadableSecret
 from heatmap_app.storage import MediaStoreFull, StaleCaptureError, store_snapshot
 from heatmap_app.urlsafety import UnsafeURLError
 from heatmap_app.worker import end_session
 
+UNREADABLE_SECRETS = (
+    "The saved headers, cookies or password of this heatmap cannot be decrypted (the server's keys changed). "
+    "Enter them again in the capture settings."
+)
 UNEXPECTED_FAILURE = "The capture failed unexpectedly. Try regenerating it; if it keeps failing, tell your admin."
 
 
@@ -86,14 +92,24 @@ def _current_heatmap(heatmap_id: str, generation: int) -> SavedHeatmap | None:
 
 
 def capture_request(heatmap: SavedHeatmap) -> CaptureRequest:
-    return CaptureRequest(heatmap.url, heatmap.target_widths, block_consent_modals=heatmap.block_consent_modals)
+    """What the engine is asked to capture, the saved secrets decrypted (they live in this process's memory only)."""
+    return CaptureRequest(
+        heatmap.url,
+        heatmap.target_widths,
+        block_consent_modals=heatmap.block_consent_modals,
+        **capture_settings.request_options(heatmap.capture_settings),
+    )
 
 
 def _capture(heatmap_id: str, generation: int, lock: CaptureLock) -> str:
     heatmap = _current_heatmap(heatmap_id, generation)
     if heatmap is None or heatmap.status != "processing":
         return "superseded"
-    request = capture_request(heatmap)
+    try:
+        request = capture_request(heatmap)
+    except UnreadableSecret:
+        settle(heatmap_id, generation, exception=UNREADABLE_SECRETS)
+        return "failed"
     db.session.close()  # no transaction (nor connection) held through the page load
 
     def store(shot: Shot) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from heatmap_app.api import capture_contract
 from heatmap_app.heatmaps import (
     DEFAULT_LIMIT,
     DEFAULT_WIDTHS,
@@ -190,6 +191,7 @@ SCHEMAS: dict[str, Any] = {
         "required": [
             "id", "short_id", "name", "url", "data_url", "target_widths", "type", "status", "has_content",
             "snapshots", "deleted", "block_consent_modals", "created_by", "created_at", "updated_at", "exception",
+            *capture_contract.OBJECT_PROPERTIES,
         ],
         "properties": {
             "id": {"type": "string", "format": "uuid"},
@@ -208,6 +210,7 @@ SCHEMAS: dict[str, Any] = {
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
             "exception": _nullable({"type": "string"}),
+            **capture_contract.OBJECT_PROPERTIES,
         },
     },
     "PaginatedSavedHeatmapList": {
@@ -230,11 +233,13 @@ SCHEMAS: dict[str, Any] = {
             "widths": {**WIDTHS, "default": DEFAULT_WIDTHS},
             "type": {"type": "string", "enum": list(HEATMAP_TYPES), "default": "screenshot"},
             "block_consent_modals": {"type": "boolean", "default": False},
+            **capture_contract.INPUT_PROPERTIES,
         },
     },
     "PatchedSavedHeatmap": {
         "type": "object",
-        "description": "A change of url, widths or block_consent_modals regenerates a screenshot heatmap.",
+        "description": "A change of url, widths, block_consent_modals or capture_settings regenerates a screenshot "
+        "heatmap.",
         "properties": {
             "name": _nullable({"type": "string", "maxLength": MAX_NAME_LENGTH}),
             "url": {"type": "string", "maxLength": MAX_URL_LENGTH},
@@ -242,6 +247,7 @@ SCHEMAS: dict[str, Any] = {
             "widths": WIDTHS,
             "block_consent_modals": {"type": "boolean"},
             "deleted": {"type": "boolean", "description": "true soft-deletes the heatmap."},
+            **capture_contract.INPUT_PROPERTIES,
         },
     },
 }
@@ -430,7 +436,7 @@ def build_openapi() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **INTERACTION_SCHEMAS},
+            "schemas": {**SCHEMAS, **capture_contract.SCHEMAS, **INTERACTION_SCHEMAS},
             "securitySchemes": {
                 "PersonalAPIKey": {"type": "http", "scheme": "bearer", "description": "A personal API key (phx_…)."}
             },

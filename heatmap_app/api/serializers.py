@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from heatmap_app.api.capture_contract import extension_fields
 from heatmap_app.api.users import serialize_user_basic
 from heatmap_app.models import SavedHeatmap
 
@@ -32,4 +33,5 @@ def serialize_heatmap(heatmap: SavedHeatmap) -> dict[str, Any]:
         "created_at": isoformat(heatmap.created_at),
         "updated_at": isoformat(heatmap.updated_at),
         "exception": heatmap.exception,
+        **extension_fields(heatmap),
     }

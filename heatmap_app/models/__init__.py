@@ -2,7 +2,7 @@
 
 from heatmap_app.models import sqlite  # noqa: F401  (WAL mode for every SQLite connection)
 from heatmap_app.models.accounts import Organization, OrganizationMembership, PersonalAPIKey, Project, User
-from heatmap_app.models.heatmaps import HEATMAP_STATUSES, HEATMAP_TYPES, HeatmapSnapshot, SavedHeatmap
+from heatmap_app.models.heatmaps import HEATMAP_SOURCES, HEATMAP_STATUSES, HEATMAP_TYPES, HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.interactions import (
     InteractionDailyCount,
     InteractionDailyViewport,
@@ -12,6 +12,7 @@ from heatmap_app.models.interactions import (
 )
 
 __all__ = [
+    "HEATMAP_SOURCES",
     "HEATMAP_STATUSES",
     "HEATMAP_TYPES",
     "HeatmapSnapshot",

@@ -15,6 +15,7 @@ from tests.api.conftest import PAGE_URL, queued_captures
 OBJECT_KEYS = {
     "id", "short_id", "name", "url", "data_url", "target_widths", "type", "status", "has_content", "snapshots",
     "deleted", "block_consent_modals", "created_by", "created_at", "updated_at", "exception",
+    "source", "user_access_level", "capture_settings",
 }
 
 
