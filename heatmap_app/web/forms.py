@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DecimalField,
     EmailField,
     PasswordField,
     RadioField,
@@ -18,11 +19,13 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     SubmitField,
+    TextAreaField,
     URLField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from heatmap_app.accounts import KNOWN_SCOPES, MIN_PASSWORD_LENGTH, SCOPE_ALL, SCOPE_READ, SCOPE_WRITE
+from heatmap_app.capture.request import MAX_WAIT_SECONDS
 from heatmap_app.heatmaps import DEFAULT_WIDTHS
 
 # preset -> (label, widths); "custom" reads the widths field instead.
@@ -104,7 +107,45 @@ class HeatmapFilterForm(FlaskForm):
     submit = SubmitField("Search")
 
 
-class HeatmapForm(FlaskForm):
+class CaptureSettingsFields(FlaskForm):
+    """The capture settings, on the create form and the settings page (web/capture_settings.py reads them)."""
+
+    headers = TextAreaField(
+        "Request headers", validators=[Optional(), Length(max=20_000)], render_kw={"rows": 3, "spellcheck": "false"},
+        description="One per line, as Name: value — e.g. Authorization: Bearer … Sent only to the page's own site.",
+    )
+    cookies = TextAreaField(
+        "Cookies", validators=[Optional(), Length(max=50_000)], render_kw={"rows": 3, "spellcheck": "false"},
+        description="One per line, as name=value, optionally followed by ; Domain=example.com; Path=/app. "
+                    "Sent only to the page's own site.",
+    )
+    basic_username = StringField("Username", validators=[Optional(), Length(max=200)],
+                                 render_kw={"autocomplete": "off", "spellcheck": "false"})
+    basic_password = PasswordField("Password", validators=[Optional(), Length(max=4000)],
+                                   render_kw={"autocomplete": "new-password"})
+    remove_basic_auth = BooleanField("Remove the saved username and password")
+    wait_for_selector = StringField(
+        "Wait for element", validators=[Optional(), Length(max=500)], render_kw={"spellcheck": "false"},
+        description="A CSS selector, e.g. #pricing-table: the screenshot waits until it appears.",
+    )
+    delay_seconds = DecimalField(
+        "Extra delay in seconds", places=None, validators=[Optional(), NumberRange(min=0, max=MAX_WAIT_SECONDS)],
+        description=f"Waited after the page loaded. With the element wait, at most {MAX_WAIT_SECONDS:g} s in all.",
+    )
+    hide_selectors = TextAreaField(
+        "Hide elements", validators=[Optional(), Length(max=11_000)], render_kw={"rows": 2, "spellcheck": "false"},
+        description="CSS selectors, one per line — chat widgets, pop-ups. Hidden before every width.",
+    )
+    device_scale_factor = RadioField(
+        "Pixel density", choices=[SelectChoice("1", "Standard (1×)"), SelectChoice("2", "Retina (2×)")], default="1",
+    )
+
+
+class CaptureSettingsForm(CaptureSettingsFields):
+    submit = SubmitField("Save settings")
+
+
+class HeatmapForm(CaptureSettingsFields):
     url = URLField("Page URL", validators=[DataRequired(message="Enter the address of the page to capture."), Length(max=2000)],
                    description="A public http(s) page, e.g. https://example.com/pricing")
     name = StringField("Name", validators=[Optional(), Length(max=400)], description="Shown in the list. Defaults to the URL.")
