@@ -34,6 +34,7 @@ from .devtools import DevTools, DevToolsError
 from .errors import PermanentCaptureError, TransientCaptureError
 from .request import CaptureRequest
 from .settings import CaptureSettings
+from .walls import raise_if_walled
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +229,7 @@ class Browser:
                 with self._fresh_tab(failed_urls) as tab, self._origin_credentials(tab, request):
                     self._emulate_device(same_device_widths[0], request.device_scale_factor)
                     self._load(url, tab, explain_navigation_failure)
+                    raise_if_walled(self._driver, url, None)
                     wait_before_first_shot(self._driver, request)
                     scroll = True
                     for width in same_device_widths:
@@ -427,6 +429,7 @@ class Browser:
         status = state["status"]
         if status and not 200 <= status < 300:
             self._raise_if_blocked(explain_navigation_failure, url, *self._page_moved_to(url))
+            raise_if_walled(self._driver, url, status)
             raise PermanentCaptureError(f"The page answered HTTP {_status_line(status)}")
         if state["readyState"] == "loading":
             # A script or stylesheet that never answers blocks the parser: take what has rendered.
