@@ -19,6 +19,8 @@ RATE_LIMIT_SETTINGS = {
     "HEATMAP_CREATE_RATE_LIMIT": "10/minute;40/day",
     "HEATMAP_REFUSED_URL_RATE_LIMIT": "10/minute;50/day",
     "LOGIN_RATE_LIMIT": "10/minute;100/hour",
+    # Each preflight fetches a page from this server: a project-wide budget, whatever key asks.
+    "HEATMAP_PREFLIGHT_RATE_LIMIT": "10/minute;100/hour",
 }
 
 

@@ -41,6 +41,8 @@ SHORT_ID_LENGTH = 8
 SHORT_ID_ALPHABET = string.ascii_letters + string.digits
 # A capture queued this recently may still be on its way into the queue; after that, no live job means stuck.
 STUCK_AFTER = timedelta(minutes=1)
+# A prewarm (toolbar.prewarm) older than this is not reused: the page may have changed since.
+PREWARM_TTL = timedelta(minutes=10)
 REQUEUE_BATCH = 100  # stuck heatmaps one sweep of the reaper re-enqueues at most
 LIST_ORDERS = ("created_at", "updated_at", "name")
 DEFAULT_ORDER = "-updated_at"
@@ -49,6 +51,10 @@ MAX_LIMIT = 500
 # A change of one of these makes the existing screenshots wrong, so it regenerates.
 CAPTURE_FIELDS = ("url", "widths", "block_consent_modals", "capture_settings")
 CREATE_LIMIT_SCOPE = "heatmap-create"
+TOOLBAR_IS_UPLOADED = (
+    "This heatmap's screenshots were uploaded from a browser: its page, widths and capture settings cannot change, "
+    "and it cannot be captured again. Create a new heatmap to capture the page on the server."
+)
 REFUSED_URL_LIMIT_SCOPE = "heatmap-refused-url"
 
 
@@ -88,7 +94,7 @@ class RefusedURLsRateLimited(CreateRateLimited):
 # --- validation -----------------------------------------------------------------------------------
 
 
-def _clean_url(value: Any, project_id: int) -> str:
+def clean_url(value: Any, project_id: int) -> str:
     """The URL if it may be captured; a refusal counts against the project's limit of refused URLs.
 
     Each refusal answers a question about the operator's network (does this name resolve inside?), so
@@ -102,7 +108,7 @@ def _clean_url(value: Any, project_id: int) -> str:
     try:
         return check_url(value, allow_hosts)
     except UnsafeURLError as error:
-        retry_after = _count_against_limit("HEATMAP_REFUSED_URL_RATE_LIMIT", REFUSED_URL_LIMIT_SCOPE, str(project_id))
+        retry_after = count_against_limit("HEATMAP_REFUSED_URL_RATE_LIMIT", REFUSED_URL_LIMIT_SCOPE, str(project_id))
         if retry_after is not None:
             raise RefusedURLsRateLimited(retry_after, current_app.config["HEATMAP_REFUSED_URL_RATE_LIMIT"]) from None
         raise HeatmapInputError("url", str(error)) from None
@@ -151,7 +157,7 @@ def _clean_type(value: Any) -> str:
     return str(value)
 
 
-def _clean_bool(field: str, value: Any) -> bool:
+def clean_bool(field: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise HeatmapInputError(field, f"{field} must be true or false.")
     return value
@@ -171,7 +177,7 @@ def _check_cookie_domains(saved: dict[str, Any] | None, page_url: str) -> None:
         raise HeatmapInputError(error.field, error.message) from None
 
 
-def _require_mapping(data: Any) -> Mapping[str, Any]:
+def require_mapping(data: Any) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise HeatmapInputError(None, "The body must be a JSON object.")
     return data
@@ -180,7 +186,7 @@ def _require_mapping(data: Any) -> Mapping[str, Any]:
 # --- rate limit -----------------------------------------------------------------------------------
 
 
-def _count_against_limit(setting: str, scope: str, identity: str) -> int | None:
+def count_against_limit(setting: str, scope: str, identity: str) -> int | None:
     """Count one event of `identity` against the limits in the `setting`; None, or the seconds until one is allowed.
 
     The counters live in Flask-Limiter's Redis storage, so every process and both the API and the UI
@@ -203,7 +209,7 @@ def _count_against_limit(setting: str, scope: str, identity: str) -> int | None:
 
 def check_create_rate_limit(user: User) -> None:
     """Count one creation by `user` against HEATMAP_CREATE_RATE_LIMIT, or raise CreateRateLimited."""
-    retry_after = _count_against_limit("HEATMAP_CREATE_RATE_LIMIT", CREATE_LIMIT_SCOPE, str(user.id))
+    retry_after = count_against_limit("HEATMAP_CREATE_RATE_LIMIT", CREATE_LIMIT_SCOPE, str(user.id))
     if retry_after is not None:
         raise CreateRateLimited(retry_after, current_app.config["HEATMAP_CREATE_RATE_LIMIT"])
 
@@ -247,7 +253,7 @@ def list_heatmaps(
         raise HeatmapInputError("created_by", "created_by must be a user id.")
     ordering = _order_by(order)
 
-    query = _visible(project)
+    query = _visible(project).where(SavedHeatmap.is_prewarm.is_(False))
     if type is not None:
         query = query.where(SavedHeatmap.type == type)
     if status is not None:
@@ -346,8 +352,8 @@ def requeue_stuck_captures() -> int:
     return sum(requeue_if_stuck(heatmap) for heatmap in candidates)
 
 
-def _start_capture(heatmap: SavedHeatmap) -> None:
-    """Mark a new generation as processing; the caller commits and then calls _enqueue.
+def start_capture(heatmap: SavedHeatmap) -> None:
+    """Mark a new generation as processing; the caller commits and then calls enqueue.
 
     Redis is asked first: while it is down the session's changes are rolled back and nothing is written.
     """
@@ -362,8 +368,8 @@ def _start_capture(heatmap: SavedHeatmap) -> None:
     heatmap.capture_enqueued_at = utcnow()
 
 
-def _enqueue(heatmap: SavedHeatmap) -> None:
-    # After the commit, so the job always finds the row. Should Redis fail in the instant since _start_capture
+def enqueue(heatmap: SavedHeatmap) -> None:
+    # After the commit, so the job always finds the row. Should Redis fail in the instant since start_capture
     # asked it, the heatmap waits as processing without a job, and the worker's reaper queues it after STUCK_AFTER.
     try:
         enqueue_capture(heatmap.id, heatmap.capture_generation)
@@ -374,7 +380,7 @@ def _enqueue(heatmap: SavedHeatmap) -> None:
 # --- writes ---------------------------------------------------------------------------------------
 
 
-def _new_short_id(project: Project) -> str:
+def new_short_id(project: Project) -> str:
     while True:
         short_id = "".join(secrets.choice(SHORT_ID_ALPHABET) for _ in range(SHORT_ID_LENGTH))
         taken = db.session.scalar(
@@ -388,10 +394,10 @@ def create_heatmap(project: Project, user: User, data: Mapping[str, Any]) -> Sav
     """Validate `data`, count it against the user's create limit, save it, and enqueue a screenshot capture.
 
     Only valid input is counted against the create limit: it protects the capture workers, and a
-    rejected request costs them nothing. Refused URLs count against a limit of their own (_clean_url).
+    rejected request costs them nothing. Refused URLs count against a limit of their own (clean_url).
     """
-    data = _require_mapping(data)
-    url = _clean_url(data.get("url"), project.id)
+    data = require_mapping(data)
+    url = clean_url(data.get("url"), project.id)
     heatmap_type = _clean_type(data.get("type", "screenshot"))
     heatmap = SavedHeatmap(
         project_id=project.id,
@@ -401,7 +407,7 @@ def create_heatmap(project: Project, user: User, data: Mapping[str, Any]) -> Sav
         data_url=_clean_data_url(data.get("data_url")) or url,
         target_widths=clean_widths(data["widths"]) if data.get("widths") is not None else list(DEFAULT_WIDTHS),
         type=heatmap_type,
-        block_consent_modals=_clean_bool("block_consent_modals", data.get("block_consent_modals", False)),
+        block_consent_modals=clean_bool("block_consent_modals", data.get("block_consent_modals", False)),
         capture_settings=_clean_capture_settings(data["capture_settings"], None, url)
         if data.get("capture_settings") is not None
         else None,
@@ -409,14 +415,44 @@ def create_heatmap(project: Project, user: User, data: Mapping[str, Any]) -> Sav
         status="completed",
     )
     check_create_rate_limit(user)
-    heatmap.short_id = _new_short_id(project)
+    if heatmap.type == "screenshot" and heatmap.capture_settings is None:
+        heatmap = _promoted_prewarm(project, heatmap)
+    else:
+        heatmap.short_id = new_short_id(project)
+        db.session.add(heatmap)
     if heatmap.type == "screenshot":
-        _start_capture(heatmap)
-    db.session.add(heatmap)
+        start_capture(heatmap)
     db.session.commit()
     if heatmap.type == "screenshot":
-        _enqueue(heatmap)
+        enqueue(heatmap)
     return heatmap
+
+
+def reusable_prewarm(project: Project, url: str, block_consent_modals: bool) -> SavedHeatmap | None:
+    return db.session.scalar(
+        select(SavedHeatmap)
+        .where(
+            SavedHeatmap.project_id == project.id, SavedHeatmap.url == url, SavedHeatmap.is_prewarm.is_(True),
+            SavedHeatmap.block_consent_modals == block_consent_modals, SavedHeatmap.deleted.is_(False),
+            SavedHeatmap.type == "screenshot", SavedHeatmap.status.in_(("processing", "completed")),
+            SavedHeatmap.created_at >= utcnow() - PREWARM_TTL,
+        )
+        .order_by(SavedHeatmap.created_at.desc())
+        .limit(1)
+    )
+
+
+def _promoted_prewarm(project: Project, new: SavedHeatmap) -> SavedHeatmap:
+    """The project's recent prewarm of the same page made into the new heatmap (its preview snapshot kept until
+    the capture replaces it), or `new` itself when there is none."""
+    prewarm = reusable_prewarm(project, new.url, new.block_consent_modals)
+    if prewarm is None:
+        new.short_id = new_short_id(project)
+        db.session.add(new)
+        return new
+    prewarm.name, prewarm.data_url, prewarm.target_widths = new.name, new.data_url, new.target_widths
+    prewarm.created_by, prewarm.is_prewarm = new.created_by, False
+    return prewarm
 
 
 def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatmap:
@@ -425,24 +461,24 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
 
     `deleted: true` soft-deletes. Fields not listed here (type, status, …) are read-only and ignored.
     """
-    data = _require_mapping(data)
+    data = require_mapping(data)
     changes: dict[str, Any] = {}
     if "name" in data:
         changes["name"] = _clean_name(data["name"])
     if "url" in data:
-        changes["url"] = _clean_url(data["url"], heatmap.project_id)
+        changes["url"] = clean_url(data["url"], heatmap.project_id)
     if "data_url" in data:
         changes["data_url"] = _clean_data_url(data["data_url"])
     if "widths" in data:
         changes["target_widths"] = clean_widths(data["widths"])
     if "block_consent_modals" in data:
-        changes["block_consent_modals"] = _clean_bool("block_consent_modals", data["block_consent_modals"])
+        changes["block_consent_modals"] = clean_bool("block_consent_modals", data["block_consent_modals"])
     page_url = changes.get("url", heatmap.url)
     if data.get("capture_settings") is not None:
         changes["capture_settings"] = _clean_capture_settings(data["capture_settings"], heatmap.capture_settings, page_url)
     else:
         _check_cookie_domains(heatmap.capture_settings, page_url)
-    deleting = _clean_bool("deleted", data["deleted"]) if "deleted" in data else False
+    deleting = clean_bool("deleted", data["deleted"]) if "deleted" in data else False
 
     regenerates = any(
         changes.get(field, current) != current
@@ -452,6 +488,9 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
             ("block_consent_modals", heatmap.block_consent_modals),
         )
     ) or ("capture_settings" in changes and _settings_differ(changes["capture_settings"], heatmap.capture_settings))
+    if regenerates and heatmap.source == "toolbar":
+        db.session.rollback()
+        raise HeatmapInputError(None, TOOLBAR_IS_UPLOADED)
     for field, value in changes.items():
         setattr(heatmap, field, value)
     if "data_url" in changes and changes["data_url"] is None:
@@ -487,13 +526,15 @@ def regenerate_heatmap(heatmap: SavedHeatmap) -> SavedHeatmap:
     """
     if heatmap.type != "screenshot":
         raise HeatmapInputError("type", "Only screenshot heatmaps can be regenerated.")
-    _start_capture(heatmap)
+    if heatmap.source == "toolbar":
+        raise HeatmapInputError("source", TOOLBAR_IS_UPLOADED)
+    start_capture(heatmap)
     dropped = [snapshot for snapshot in heatmap.snapshots if snapshot.width not in heatmap.target_widths]
     for snapshot in dropped:
         heatmap.snapshots.remove(snapshot)
     db.session.commit()
     storage.delete_snapshot_files(dropped)
-    _enqueue(heatmap)
+    enqueue(heatmap)
     return heatmap
 
 

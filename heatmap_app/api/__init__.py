@@ -24,4 +24,4 @@ def project_route(rule: str, **options: Any) -> Callable[[Callable[..., Any]], C
 
 
 # Each module registers its routes on the blueprint.
-from heatmap_app.api import content, interactions, saved, schema, users  # noqa: E402,F401
+from heatmap_app.api import content, interactions, saved, schema, toolbar, users  # noqa: E402,F401
