@@ -15,6 +15,8 @@ from PIL import Image, UnidentifiedImageError
 # PostHog's caps (heatmaps_api.py).
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_TOTAL_BYTES = 60 * 1024 * 1024
+# An upload request: MAX_TOTAL_BYTES of images and room for the multipart framing around them.
+MAX_REQUEST_BYTES = MAX_TOTAL_BYTES + 1024 * 1024
 MAX_IMAGE_WIDTH = 4000
 MAX_IMAGE_HEIGHT = 30000
 MAX_IMAGE_PIXELS = 50_000_000

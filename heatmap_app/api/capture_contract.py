@@ -17,6 +17,7 @@ from heatmap_app.capture_settings import (
     MAX_VALUE_LENGTH,
     public_capture_settings,
 )
+from heatmap_app.heatmaps import MAX_NAME_LENGTH, MAX_URL_LENGTH, MAX_WIDTH, MAX_WIDTHS, MIN_WIDTH
 from heatmap_app.models import HEATMAP_SOURCES, SavedHeatmap
 
 # No per-object access control: every member of the project's organization may edit its heatmaps.
@@ -95,6 +96,42 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
 }
+WIDTH = {"type": "integer", "minimum": MIN_WIDTH, "maximum": MAX_WIDTH}
+SCHEMAS.update({
+    "SavedHeatmapCapture": {
+        "type": "object",
+        "required": ["url"],
+        "description": "One `image` with its `width`, or `images` with `widths` in the same order. JPEG, PNG or WebP, "
+                       "each at most 20 MB (60 MB in all), 4000 × 30000 px and 50 Mpx; re-encoded as JPEG, metadata dropped.",
+        "properties": {
+            "url": {"type": "string", "maxLength": MAX_URL_LENGTH, "description": "The page the screenshots show; no wildcards."},
+            "name": {"type": "string", "maxLength": MAX_NAME_LENGTH, "description": "Defaults to the url."},
+            "image": {"type": "string", "format": "binary"},
+            "width": WIDTH,
+            "images": {"type": "array", "maxItems": MAX_WIDTHS, "items": {"type": "string", "format": "binary"}},
+            "widths": {"type": "array", "maxItems": MAX_WIDTHS, "items": WIDTH},
+        },
+    },
+    "HeatmapPrewarm": {
+        "type": "object",
+        "required": ["url"],
+        "properties": {"url": {"type": "string", "maxLength": MAX_URL_LENGTH},
+                       "block_consent_modals": {"type": "boolean", "default": False}},
+    },
+    "HeatmapPreflight": {
+        "type": "object", "required": ["url"], "properties": {"url": {"type": "string", "maxLength": MAX_URL_LENGTH}},
+    },
+    "HeatmapPreflightResult": {
+        "type": "object",
+        "required": ["framing", "blocked_by", "http_status", "body_excerpt"],
+        "properties": {
+            "framing": {"type": "string", "enum": ["allowed", "blocked", "unknown"]},
+            "blocked_by": {"type": "string", "enum": ["x_frame_options", "frame_ancestors"], "nullable": True},
+            "http_status": {"type": "integer", "nullable": True},
+            "body_excerpt": {"type": "string", "nullable": True},
+        },
+    },
+})
 OBJECT_PROPERTIES: dict[str, dict[str, Any]] = {
     "source": {"type": "string", "enum": list(HEATMAP_SOURCES),
                "description": "server: captured by our workers; toolbar: screenshots uploaded from the user's browser."},

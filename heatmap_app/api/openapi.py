@@ -315,7 +315,8 @@ def _project_paths(tag: str) -> dict[str, Any]:
                 {"200": HEATMAP, **ERRORS},
             ),
             "patch": operation(
-                "saved_partial_update", "Update; a change of url, widths or block_consent_modals regenerates.",
+                "saved_partial_update", "Update; a change of url, widths, block_consent_modals or capture_settings "
+                "regenerates.",
                 WRITE, {"200": HEATMAP, **ERRORS, **THROTTLED},
                 requestBody=_body("PatchedSavedHeatmap", required=False),
             ),
@@ -410,6 +411,45 @@ def _interaction_paths(tag: str) -> dict[str, Any]:
     }
 
 
+def _toolbar_paths(tag: str) -> dict[str, Any]:
+    """PostHog's saved/capture/, saved/prewarm/ and saved/preflight/ (heatmap_app.api.toolbar)."""
+
+    def operation(operation_id: str, summary: str, security: list[Any], responses: dict[str, Any], body: Any) -> Any:
+        return {"operationId": f"{tag}_{operation_id}", "summary": summary, "tags": [tag], "security": security,
+                "responses": responses, "requestBody": body}
+
+    created = _json(_ref("SavedHeatmap"), "Created.")
+    return {
+        "/saved/capture/": {
+            "parameters": [PROJECT_ID],
+            "post": operation(
+                "saved_capture_create", "A completed heatmap from screenshots uploaded from the user's browser.",
+                WRITE, {"201": created, **ERRORS, **THROTTLED,
+                        "413": _json(ERROR, "The request is larger than 61 MB."),
+                        "415": _json(ERROR, "Not a multipart form, or a file that is not an image.")},
+                {"required": True, "content": {"multipart/form-data": {"schema": _ref("SavedHeatmapCapture")}}},
+            ),
+        },
+        "/saved/prewarm/": {
+            "parameters": [PROJECT_ID],
+            "post": operation(
+                "saved_prewarm_create", "Capture a page at 1024 px ahead of creating its heatmap; reused by the create.",
+                WRITE, {"200": _json(_ref("SavedHeatmap"), "A recent prewarm of the same page."), "201": created,
+                        **ERRORS, **THROTTLED},
+                _body("HeatmapPrewarm"),
+            ),
+        },
+        "/saved/preflight/": {
+            "parameters": [PROJECT_ID],
+            "post": operation(
+                "saved_preflight_create", "Whether the page may be shown in an iframe (fetched through the URL guard).",
+                READ, {"200": _json(_ref("HeatmapPreflightResult"), "The verdict."), **ERRORS, **THROTTLED},
+                _body("HeatmapPreflight"),
+            ),
+        },
+    }
+
+
 def build_openapi() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/api/users/@me/": {
@@ -424,7 +464,7 @@ def build_openapi() -> dict[str, Any]:
     }
     for prefix in PROJECT_PREFIXES:
         tag = prefix.split("/")[2]
-        for path, item in {**_project_paths(tag), **_interaction_paths(tag)}.items():
+        for path, item in {**_project_paths(tag), **_toolbar_paths(tag), **_interaction_paths(tag)}.items():
             paths[prefix + path] = item
     return {
         "openapi": "3.0.3",

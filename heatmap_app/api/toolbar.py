@@ -14,10 +14,7 @@ from heatmap_app.api.saved import READ, WRITE, json_body
 from heatmap_app.api.serializers import serialize_heatmap
 from heatmap_app.errors import APIError, api_error_response
 from heatmap_app.models import Project
-from heatmap_app.uploads import MAX_TOTAL_BYTES, UploadError
-
-# Room for the multipart framing around MAX_TOTAL_BYTES of images.
-UPLOAD_MAX_CONTENT_LENGTH = MAX_TOTAL_BYTES + 1024 * 1024
+from heatmap_app.uploads import MAX_REQUEST_BYTES, UploadError
 
 
 @api.errorhandler(UploadError)
@@ -61,7 +58,7 @@ def _uploads() -> list[tuple[int, bytes]]:
 @project_route("/saved/capture/", methods=["POST"])
 @require_api_key(WRITE)
 def capture_saved(project: Project) -> tuple[dict[str, Any], int]:
-    request.max_content_length = UPLOAD_MAX_CONTENT_LENGTH
+    request.max_content_length = MAX_REQUEST_BYTES
     if request.mimetype != "multipart/form-data":
         raise APIError(415, f'Unsupported media type "{request.mimetype}" in request.', code="unsupported_media_type")
     heatmap = toolbar.create_from_uploads(

@@ -7,8 +7,10 @@ functions the API calls too, and their errors are put back on the matching field
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    IntegerField,
     DecimalField,
     EmailField,
     PasswordField,
@@ -161,3 +163,11 @@ class HeatmapForm(CaptureSettingsFields):
 class RenameForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=400)])
     submit = SubmitField("Save name")
+
+
+class UploadForm(FlaskForm):
+    image = FileField("Screenshot", validators=[FileRequired(message="Choose a JPEG, PNG or WebP image.")],
+                      description="A full-page screenshot from your own browser: JPEG, PNG or WebP, up to 20 MB.")
+    width = IntegerField("Taken at width (px)", validators=[DataRequired(message="Give the width of your browser window.")],
+                         description="The width of the browser window, in CSS pixels.")
+    submit = SubmitField("Upload screenshot")

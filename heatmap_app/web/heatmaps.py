@@ -12,12 +12,21 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from heatmap_app import heatmaps, storage
+from heatmap_app import heatmaps, storage, toolbar
+from heatmap_app.capture.walls import suggests_upload
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.base import MAX_INTEGER, parse_id
 from heatmap_app.web import web
 from heatmap_app.web.capture_settings import SettingsLineError, error_field, fill_form, settings_input
-from heatmap_app.web.forms import WIDTH_PRESETS, CaptureSettingsForm, HeatmapFilterForm, HeatmapForm, RenameForm
+from heatmap_app.uploads import MAX_REQUEST_BYTES, UploadError
+from heatmap_app.web.forms import (
+    WIDTH_PRESETS,
+    CaptureSettingsForm,
+    HeatmapFilterForm,
+    HeatmapForm,
+    RenameForm,
+    UploadForm,
+)
 from heatmap_app.web.projects import active_project
 
 PAGE_SIZE = 12
@@ -173,12 +182,41 @@ def _viewer_context(heatmap: SavedHeatmap) -> dict[str, Any]:
     }
 
 
+def _detail_page(heatmap: SavedHeatmap, rename_form: RenameForm | None = None,
+                 upload_form: UploadForm | None = None) -> str:
+    context = _viewer_context(heatmap)
+    return render_template(
+        "heatmaps/detail.html", **context,
+        rename_form=rename_form or RenameForm(formdata=None, name=heatmap.name),
+        upload_form=upload_form or UploadForm(formdata=None, width=context["requested_width"]),
+        suggest_upload=heatmap.status == "failed" and suggests_upload(heatmap.exception),
+    )
+
+
 @web.get("/heatmaps/<short_id>")
 @login_required
 def heatmap_detail(short_id: str) -> str:
+    return _detail_page(_heatmap_or_404(short_id))
+
+
+@web.post("/heatmaps/<short_id>/upload")
+@login_required
+def heatmap_upload(short_id: str) -> Response | tuple[str, int]:
+    """The user's own screenshot at one width: for pages behind a login or a bot check."""
+    request.max_content_length = MAX_REQUEST_BYTES
     heatmap = _heatmap_or_404(short_id)
-    return render_template("heatmaps/detail.html", rename_form=RenameForm(formdata=None, name=heatmap.name),
-                           **_viewer_context(heatmap))
+    form = UploadForm()
+    if form.validate():
+        try:
+            toolbar.upload_screenshot(heatmap, form.width.data, form.image.data.read())
+        except UploadError as error:
+            form.image.errors.append(error.detail)
+        except heatmaps.HeatmapInputError as error:
+            (form.width if error.field in ("width", "widths") else form.image).errors.append(error.message)
+        else:
+            flash(f"Your screenshot at {form.width.data} px is saved.", "success")
+            return redirect(url_for("web.heatmap_detail", short_id=short_id, width=form.width.data))
+    return _detail_page(heatmap, upload_form=form), 400
 
 
 @web.get("/heatmaps/<short_id>/viewer")
@@ -201,7 +239,7 @@ def heatmap_rename(short_id: str) -> Response | tuple[str, int]:
         else:
             flash("Renamed.", "success")
             return redirect(url_for("web.heatmap_detail", short_id=short_id))
-    return render_template("heatmaps/detail.html", rename_form=form, **_viewer_context(heatmap)), 400
+    return _detail_page(heatmap, rename_form=form), 400
 
 
 @web.route("/heatmaps/<short_id>/settings", methods=["GET", "POST"])

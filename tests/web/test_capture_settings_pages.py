@@ -1,12 +1,15 @@
 """Capture settings in the web UI: given on the create form, shown masked on the settings page, kept,
-replaced and removed there, and bad lines answered with a form error."""
+replaced and removed there, and bad lines answered with a form error; the upload on the detail page."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask.testing import FlaskClient
+from PIL import Image
 
+from heatmap_app.capture.walls import WHAT_TO_DO_LOGIN
 from heatmap_app.extensions import db
 from heatmap_app.models import SavedHeatmap, User
 from jobs.capture import capture_request
@@ -99,3 +102,50 @@ def test_bad_settings_lines_get_a_form_error_and_save_nothing(
         assert message in page, (fields, page[page.find("field-error") - 200:page.find("field-error") + 300])
         assert HEADER_SECRET not in page.replace(f"Host: {HEADER_SECRET}", "")
     assert db.session.query(SavedHeatmap).count() == 0
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    output = io.BytesIO()
+    Image.new("RGB", (width, height), (0, 90, 200)).save(output, format="PNG")
+    return output.getvalue()
+
+
+def test_a_login_failure_suggests_an_upload_and_the_upload_completes_the_heatmap(
+    client: FlaskClient, auth: Any, logged_in: User, make_heatmap: Any
+) -> None:
+    heatmap = make_heatmap(widths=[1024])
+    heatmap.status, heatmap.exception = "failed", f"The page asks for a login (it answered HTTP 401). {WHAT_TO_DO_LOGIN}"
+    db.session.commit()
+    detail = f"/heatmaps/{heatmap.short_id}"
+
+    page = client.get(detail).get_data(as_text=True)
+    assert "Our browser could not see this page as you do" in page
+    assert f'action="/heatmaps/{heatmap.short_id}/upload"' in page and 'enctype="multipart/form-data"' in page
+
+    token = auth.csrf_token(detail)
+    response = client.post(f"{detail}/upload", data={"csrf_token": token, "width": "1024",
+                                                     "image": (io.BytesIO(png_bytes(2048, 3000)), "mine.png")},
+                           content_type="multipart/form-data")
+
+    assert response.status_code == 302
+    db.session.expire_all()
+    heatmap = db.session.get(SavedHeatmap, heatmap.id)
+    assert (heatmap.status, heatmap.exception) == ("completed", None)
+    [snapshot] = heatmap.snapshots
+    assert (snapshot.width, snapshot.height) == (1024, 1500), "a 2x screenshot keeps its CSS size"
+    assert "Our browser could not see" not in client.get(detail).get_data(as_text=True)
+
+
+def test_a_bad_upload_gets_a_form_error(client: FlaskClient, auth: Any, logged_in: User, make_heatmap: Any) -> None:
+    heatmap = make_heatmap(widths=[1024])
+    detail = f"/heatmaps/{heatmap.short_id}"
+    token = auth.csrf_token(detail)
+
+    response = client.post(f"{detail}/upload", data={"csrf_token": token, "width": "1024",
+                                                     "image": (io.BytesIO(b"not an image"), "x.png")},
+                           content_type="multipart/form-data")
+
+    assert response.status_code == 400
+    assert "Uploaded media must be a valid image" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(SavedHeatmap, heatmap.id).snapshots == []
