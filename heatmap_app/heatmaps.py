@@ -476,6 +476,8 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
     page_url = changes.get("url", heatmap.url)
     if data.get("capture_settings") is not None:
         changes["capture_settings"] = _clean_capture_settings(data["capture_settings"], heatmap.capture_settings, page_url)
+    elif "capture_settings" in data:  # null: back to the defaults, every saved secret dropped
+        changes["capture_settings"] = None
     else:
         _check_cookie_domains(heatmap.capture_settings, page_url)
     deleting = clean_bool("deleted", data["deleted"]) if "deleted" in data else False
@@ -489,7 +491,6 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
         )
     ) or ("capture_settings" in changes and _settings_differ(changes["capture_settings"], heatmap.capture_settings))
     if regenerates and heatmap.source == "toolbar":
-        db.session.rollback()
         raise HeatmapInputError(None, TOOLBAR_IS_UPLOADED)
     for field, value in changes.items():
         setattr(heatmap, field, value)
@@ -503,7 +504,7 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
     return heatmap
 
 
-def _settings_differ(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
+def _settings_differ(new: dict[str, Any] | None, old: dict[str, Any] | None) -> bool:
     """Compared decrypted: a secret encrypts to a new token every time, the same secret or not."""
     try:
         return capture_settings.request_options(new) != capture_settings.request_options(old)

@@ -187,3 +187,14 @@ def test_rotation_re_encrypts_every_secret_under_the_new_key(
     with make_app(CAPTURE_SECRET_KEYS=[old_key]).app_context():
         with pytest.raises(UnreadableSecret):
             capture_request(db.session.get(SavedHeatmap, body["id"]))
+
+
+def test_null_settings_drop_every_saved_secret(client: FlaskClient, write_headers: dict[str, str], saved_url: Any) -> None:
+    body = create(client, saved_url, write_headers, SETTINGS).get_json()
+
+    response = client.patch(saved_url(f"{body['short_id']}/"), json={"capture_settings": None}, headers=write_headers)
+
+    assert response.status_code == 200
+    assert response.get_json()["capture_settings"]["headers"] == []
+    assert "gAAAAA" not in raw_settings_column()
+    assert db.session.get(SavedHeatmap, body["id"]).capture_generation == 2
