@@ -35,6 +35,8 @@ MAX_NAME_LENGTH = 200
 TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # RFC 6265 cookie-octet: no controls, whitespace, double quote, comma, semicolon or backslash.
 COOKIE_VALUE = re.compile(r'[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*')
+HOST_NAME = re.compile(r"\.?[A-Za-z0-9.-]{1,253}")
+COOKIE_PATH = re.compile(r"/[\x20-\x3a\x3c-\x7e]{0,499}")
 # Headers the browser sets itself or that would change what the request is; cookies have a field of their own.
 FORBIDDEN_HEADERS = frozenset({
     "host", "cookie", "content-length", "content-type", "connection", "transfer-encoding", "upgrade", "te",
@@ -182,7 +184,9 @@ def _list_of_objects(field: str, value: Any, limit: int) -> list[Mapping[str, An
     return value
 
 
-def _kept_or_new_secret(field: str, item: Mapping[str, Any], saved_token: str | None, check: re.Pattern[str] | None) -> str:
+def _kept_or_new_secret(
+    field: str, item: Mapping[str, Any], saved_token: str | None, check: re.Pattern[str] | None
+) -> str:
     """The encrypted value: the new one given, else the one saved under the same name."""
     value = item.get("value")
     if value is None:
@@ -216,7 +220,9 @@ def _clean_headers(value: Any, saved: list[dict[str, Any]]) -> list[dict[str, An
         name = _clean_name(f"{field}.name", item)
         lowered = name.lower()
         if lowered in FORBIDDEN_HEADERS or lowered.startswith(("sec-", "proxy-")):
-            raise CaptureSettingsError(f"{field}.name", f"The header {name} cannot be set (cookies have a field of their own).")
+            raise CaptureSettingsError(
+                f"{field}.name", f"The header {name} cannot be set (cookies have a field of their own)."
+            )
         if any(header["name"].lower() == lowered for header in cleaned):
             raise CaptureSettingsError(f"{field}.name", f"The header {name} is given twice.")
         token = _kept_or_new_secret(f"{field}.value", item, saved_by_name.get(lowered), None)
@@ -226,21 +232,23 @@ def _clean_headers(value: Any, saved: list[dict[str, Any]]) -> list[dict[str, An
 
 def _clean_cookies(value: Any, saved: list[dict[str, Any]]) -> list[dict[str, Any]]:
     items = _list_of_objects("capture_settings.cookies", value, MAX_COOKIES)
-    saved_by_key = {(cookie["name"], cookie.get("domain"), cookie.get("path", "/")): cookie["value"] for cookie in saved}
+    saved_by_key = {(c["name"], c.get("domain"), c.get("path", "/")): c["value"] for c in saved}
     cleaned: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         field = f"capture_settings.cookies[{index}]"
         name = _clean_name(f"{field}.name", item)
         domain = item.get("domain") or None
-        if domain is not None and (not isinstance(domain, str) or len(domain) > 253 or not re.fullmatch(r"\.?[A-Za-z0-9.-]+", domain)):
+        if domain is not None and (not isinstance(domain, str) or not HOST_NAME.fullmatch(domain)):
             raise CaptureSettingsError(f"{field}.domain", "The domain must be a host name, e.g. example.com.")
         path = item.get("path") or "/"
-        if not isinstance(path, str) or not path.startswith("/") or len(path) > 500 or not path.isprintable() or ";" in path:
+        if not isinstance(path, str) or not COOKIE_PATH.fullmatch(path):
             raise CaptureSettingsError(f"{field}.path", "The path must start with / and hold no ; or control characters.")
         domain = domain.lower() if domain else None
         key = (name, domain, path)
         if any((cookie["name"], cookie["domain"], cookie["path"]) == key for cookie in cleaned):
-            raise CaptureSettingsError(f"{field}.name", f"The cookie {name} is given twice for the same domain and path.")
+            raise CaptureSettingsError(
+                f"{field}.name", f"The cookie {name} is given twice for the same domain and path."
+            )
         token = _kept_or_new_secret(f"{field}.value", item, saved_by_key.get(key), COOKIE_VALUE)
         cleaned.append({"name": name, "value": token, "domain": domain, "path": path})
     return cleaned

@@ -85,7 +85,9 @@ def capture_command(url: str, widths: str, out_dir: str, block_consent_modals: b
         wanted = clean_widths(numbers)
         with guarded_capture(current_app.config, url) as target:
             summary = capture_to_directory(
-                CaptureRequest(target.url, wanted, block_consent_modals=block_consent_modals), out_dir, target.settings,
+                CaptureRequest(target.url, wanted, block_consent_modals=block_consent_modals),
+                out_dir,
+                target.settings,
                 explain_navigation_failure=target.explain_navigation_failure,
             )
     except (HeatmapInputError, UnsafeURLError, CaptureError) as error:

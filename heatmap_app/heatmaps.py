@@ -1,7 +1,8 @@
 """The saved-heatmap service: the API and the web UI both call these functions, never the models directly.
 
 Input arrives as a mapping with the API's field names (`url`, `name`, `data_url`, `widths`, `type`,
-`block_consent_modals`, `capture_settings` (see capture_settings.py), and for updates `deleted`). Bad input raises HeatmapInputError naming the field;
+`block_consent_modals`, `capture_settings` (see capture_settings.py), and for updates `deleted`).
+Bad input raises HeatmapInputError naming the field;
 an unknown, deleted or other project's heatmap raises HeatmapNotFound; a user over the create limit
 raises CreateRateLimited, and a project over its limit of refused URLs raises RefusedURLsRateLimited.
 A write that needs Redis (create, regenerate, a change that regenerates) asks it before writing anything,
@@ -475,7 +476,9 @@ def update_heatmap(heatmap: SavedHeatmap, data: Mapping[str, Any]) -> SavedHeatm
         changes["block_consent_modals"] = clean_bool("block_consent_modals", data["block_consent_modals"])
     page_url = changes.get("url", heatmap.url)
     if data.get("capture_settings") is not None:
-        changes["capture_settings"] = _clean_capture_settings(data["capture_settings"], heatmap.capture_settings, page_url)
+        changes["capture_settings"] = _clean_capture_settings(
+            data["capture_settings"], heatmap.capture_settings, page_url
+        )
     elif "capture_settings" in data:  # null: back to the defaults, every saved secret dropped
         changes["capture_settings"] = None
     else:

@@ -26,7 +26,7 @@ from heatmap_app.extensions import db
 from heatmap_app.input_guard import is_storable
 from heatmap_app.models import HeatmapSnapshot, Project, SavedHeatmap, User
 from heatmap_app.uploads import UploadError, reencode_screenshot
-from heatmap_app.urlsafety import GuardProxy, UnsafeURLError, check_url, parse_allow_hosts
+from heatmap_app.urlsafety import GuardProxy, UnsafeURLError, parse_allow_hosts
 
 PREWARM_WIDTH = 1024
 URL_PATTERN_CHARACTERS = set("*+?^${}()|[]\\")
@@ -45,7 +45,9 @@ def clean_captured_page_url(value: Any) -> str:
         raise heatmaps.HeatmapInputError("url", "Give the URL of the page the screenshot shows.")
     url = value.strip()
     if len(url) > heatmaps.MAX_URL_LENGTH or not is_storable(url):
-        raise heatmaps.HeatmapInputError("url", f"The URL must be at most {heatmaps.MAX_URL_LENGTH} storable characters.")
+        raise heatmaps.HeatmapInputError(
+            "url", f"The URL must be at most {heatmaps.MAX_URL_LENGTH} storable characters."
+        )
     if any(character in URL_PATTERN_CHARACTERS for character in url):
         raise heatmaps.HeatmapInputError("url", "Wildcards are not allowed in the page URL.")
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
@@ -70,10 +72,12 @@ def _store_all(heatmap: SavedHeatmap, shots: Sequence[tuple[int, bytes]]) -> Non
         storage.store_snapshot(heatmap, width, jpeg, _css_height(width, jpeg))
 
 
-def create_from_uploads(project: Project, user: User, url: Any, name: Any, images: Sequence[tuple[int, bytes]]) -> SavedHeatmap:
+def create_from_uploads(
+    project: Project, user: User, url: Any, name: Any, images: Sequence[tuple[int, bytes]]
+) -> SavedHeatmap:
     """A completed `toolbar` screenshot heatmap of `url` with one snapshot per (width, image) upload."""
     page_url = clean_captured_page_url(url)
-    if name is not None and (not isinstance(name, str) or len(name) > heatmaps.MAX_NAME_LENGTH or not is_storable(name)):
+    if name is not None and not (isinstance(name, str) and len(name) <= heatmaps.MAX_NAME_LENGTH and is_storable(name)):
         raise heatmaps.HeatmapInputError("name", f"The name must be at most {heatmaps.MAX_NAME_LENGTH} characters.")
     widths = [width for width, _ in images]
     if len(set(widths)) != len(widths):

@@ -37,6 +37,7 @@ def _selector(description: str) -> dict[str, Any]:
 
 
 SECRET_NOTE = "Write-only: saved encrypted and never returned (read `value_set`). Omit it to keep the saved value."
+SECRET = {"type": "string", "maxLength": MAX_VALUE_LENGTH, "writeOnly": True, "description": SECRET_NOTE}
 DOMAIN = {
     "type": "string", "nullable": True,
     "description": "The page's host or a parent domain of it; omitted: a host-only cookie of the page's host.",
@@ -48,8 +49,11 @@ SETTINGS_COMMON = {
     ),
     "delay_seconds": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "default": 0,
                       "description": "Extra wait after the page loaded, before the first shot."},
-    "hide_selectors": {"type": "array", "maxItems": MAX_HIDE_SELECTORS, "items": {"type": "string", "maxLength": MAX_SELECTOR_LENGTH},
-                       "description": "Elements (chat widgets, pop-ups) hidden before every width's shot."},
+    "hide_selectors": {
+        "type": "array", "maxItems": MAX_HIDE_SELECTORS,
+        "items": {"type": "string", "maxLength": MAX_SELECTOR_LENGTH},
+        "description": "Elements (chat widgets, pop-ups) hidden before every width's shot.",
+    },
     "device_scale_factor": {"type": "integer", "enum": list(DEVICE_SCALE_FACTORS), "default": 1,
                             "description": "2: retina screenshots, twice the pixels in each direction."},
 }
@@ -62,14 +66,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "headers": {"type": "array", "maxItems": MAX_HEADERS, "items": {
                 "type": "object", "required": ["name"],
-                "properties": {"name": {"type": "string"}, "value": {"type": "string", "maxLength": MAX_VALUE_LENGTH,
-                                                                     "writeOnly": True, "description": SECRET_NOTE}},
+                "properties": {"name": {"type": "string"}, "value": SECRET},
             }},
             "cookies": {"type": "array", "maxItems": MAX_COOKIES, "items": {
                 "type": "object", "required": ["name"],
                 "properties": {
                     "name": {"type": "string"},
-                    "value": {"type": "string", "maxLength": MAX_VALUE_LENGTH, "writeOnly": True, "description": SECRET_NOTE},
+                    "value": SECRET,
                     "domain": DOMAIN, "path": {"type": "string", "default": "/"},
                 },
             }},
@@ -87,9 +90,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "headers": {"type": "array", "items": {"type": "object", "required": ["name", "value_set"], "properties": {
                 "name": {"type": "string"}, "value_set": {"type": "boolean"}}}},
-            "cookies": {"type": "array", "items": {"type": "object", "required": ["name", "value_set", "domain", "path"],
-                                                   "properties": {"name": {"type": "string"}, "value_set": {"type": "boolean"},
-                                                                  "domain": DOMAIN, "path": {"type": "string"}}}},
+            "cookies": {"type": "array", "items": {
+                "type": "object", "required": ["name", "value_set", "domain", "path"],
+                "properties": {"name": {"type": "string"}, "value_set": {"type": "boolean"}, "domain": DOMAIN,
+                               "path": {"type": "string"}},
+            }},
             "basic_auth": {"type": "object", "nullable": True, "required": ["username", "password_set"], "properties": {
                 "username": {"type": "string"}, "password_set": {"type": "boolean"}}},
             **SETTINGS_COMMON,
@@ -101,10 +106,12 @@ SCHEMAS.update({
     "SavedHeatmapCapture": {
         "type": "object",
         "required": ["url"],
-        "description": "One `image` with its `width`, or `images` with `widths` in the same order. JPEG, PNG or WebP, "
-                       "each at most 20 MB (60 MB in all), 4000 × 30000 px and 50 Mpx; re-encoded as JPEG, metadata dropped.",
+        "description": "One `image` with its `width`, or `images` with `widths` in the same order. JPEG, PNG or "
+                       "WebP, each at most 20 MB (60 MB in all), 4000 × 30000 px and 50 Mpx; re-encoded as JPEG, "
+                       "metadata dropped.",
         "properties": {
-            "url": {"type": "string", "maxLength": MAX_URL_LENGTH, "description": "The page the screenshots show; no wildcards."},
+            "url": {"type": "string", "maxLength": MAX_URL_LENGTH,
+                    "description": "The page the screenshots show; no wildcards."},
             "name": {"type": "string", "maxLength": MAX_NAME_LENGTH, "description": "Defaults to the url."},
             "image": {"type": "string", "format": "binary"},
             "width": WIDTH,
@@ -133,9 +140,13 @@ SCHEMAS.update({
     },
 })
 OBJECT_PROPERTIES: dict[str, dict[str, Any]] = {
-    "source": {"type": "string", "enum": list(HEATMAP_SOURCES),
-               "description": "server: captured by our workers; toolbar: screenshots uploaded from the user's browser."},
+    "source": {
+        "type": "string", "enum": list(HEATMAP_SOURCES),
+        "description": "server: captured by our workers; toolbar: screenshots uploaded from the user's browser.",
+    },
     "user_access_level": {"type": "string", "enum": ["none", "viewer", "editor", "manager"]},
     "capture_settings": {"$ref": "#/components/schemas/CaptureSettings"},
 }
-INPUT_PROPERTIES: dict[str, dict[str, Any]] = {"capture_settings": {"$ref": "#/components/schemas/CaptureSettingsInput"}}
+INPUT_PROPERTIES: dict[str, dict[str, Any]] = {
+    "capture_settings": {"$ref": "#/components/schemas/CaptureSettingsInput"},
+}

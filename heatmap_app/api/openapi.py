@@ -433,7 +433,8 @@ def _toolbar_paths(tag: str) -> dict[str, Any]:
         "/saved/prewarm/": {
             "parameters": [PROJECT_ID],
             "post": operation(
-                "saved_prewarm_create", "Capture a page at 1024 px ahead of creating its heatmap; reused by the create.",
+                "saved_prewarm_create",
+                "Capture a page at 1024 px ahead of creating its heatmap; reused by the create.",
                 WRITE, {"200": _json(_ref("SavedHeatmap"), "A recent prewarm of the same page."), "201": created,
                         **ERRORS, **THROTTLED},
                 _body("HeatmapPrewarm"),

@@ -31,8 +31,8 @@ def _width(raw: str, attr: str) -> int:
 def _read_image(upload: FileStorage, attr: str) -> bytes:
     content_type = upload.mimetype or ""
     if not content_type.startswith("image/"):
-        raise APIError(415, f'Unsupported media type "{content_type or "unknown"}" in request.', code="unsupported_media_type",
-                       attr=attr)
+        raise APIError(415, f'Unsupported media type "{content_type or "unknown"}" in request.',
+                       code="unsupported_media_type", attr=attr)
     return upload.read()
 
 
@@ -49,7 +49,8 @@ def _uploads() -> list[tuple[int, bytes]]:
             raise APIError(400, "Both 'images' and 'widths' are required for a multi-width capture.")
         if len(images) != len(widths):
             raise APIError(400, "'images' and 'widths' must be the same length.")
-        return [(_width(width, "widths"), _read_image(image, "images")) for width, image in zip(widths, images, strict=True)]
+        pairs = zip(widths, images, strict=True)
+        return [(_width(width, "widths"), _read_image(image, "images")) for width, image in pairs]
     if "image" not in files or "width" not in form:
         raise APIError(400, "Provide 'image'+'width' or 'images'+'widths'.")
     return [(_width(form["width"], "width"), _read_image(files["image"], "image"))]

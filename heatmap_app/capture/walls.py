@@ -35,8 +35,8 @@ CHALLENGE_SELECTORS = (
 PAGE_FACTS_JS = """
 const found = arguments[0].filter((selector) => { try { return document.querySelector(selector) !== null; }
                                                  catch (error) { return false; } });
-return {url: location.href, title: document.title || '', password: document.querySelector('input[type=password]') !== null,
-        challenge: found};
+return {url: location.href, title: document.title || '', challenge: found,
+        password: document.querySelector('input[type=password]') !== null};
 """
 
 
@@ -58,7 +58,9 @@ def raise_if_walled(driver: WebDriver, requested_url: str, status: int | None) -
     facts = driver.execute_script(PAGE_FACTS_JS, list(CHALLENGE_SELECTORS))
     title = facts["title"] if isinstance(facts.get("title"), str) else ""
     if facts.get("challenge") or CHALLENGE_TITLE.search(title):
-        raise BotChallengeError(f"The page showed a bot-protection check (“{title[:80]}”) instead of itself. {WHAT_TO_DO_CHALLENGE}")
+        raise BotChallengeError(
+            f"The page showed a bot-protection check (“{title[:80]}”) instead of itself. {WHAT_TO_DO_CHALLENGE}"
+        )
     if status in (401, 403):
         raise LoginWallError(f"The page asks for a login (it answered HTTP {status}). {WHAT_TO_DO_LOGIN}")
     final_url = facts["url"] if isinstance(facts.get("url"), str) else requested_url

@@ -57,7 +57,9 @@ def _cookie(line: str, number: int) -> dict[str, Any]:
     for attribute in attributes:
         key, _, attribute_value = attribute.partition("=")
         if key.strip().lower() not in ("domain", "path") or not attribute_value.strip():
-            raise SettingsLineError("cookies", f"Line {number}: after the value, only Domain=… and Path=… are understood.")
+            raise SettingsLineError(
+                "cookies", f"Line {number}: after the value, only Domain=… and Path=… are understood."
+            )
         cookie[key.strip().lower()] = attribute_value.strip()
     return cookie
 

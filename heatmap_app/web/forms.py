@@ -10,9 +10,9 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    IntegerField,
     DecimalField,
     EmailField,
+    IntegerField,
     PasswordField,
     RadioField,
     SearchField,
@@ -168,6 +168,7 @@ class RenameForm(FlaskForm):
 class UploadForm(FlaskForm):
     image = FileField("Screenshot", validators=[FileRequired(message="Choose a JPEG, PNG or WebP image.")],
                       description="A full-page screenshot from your own browser: JPEG, PNG or WebP, up to 20 MB.")
-    width = IntegerField("Taken at width (px)", validators=[DataRequired(message="Give the width of your browser window.")],
+    width = IntegerField("Taken at width (px)",
+                         validators=[DataRequired(message="Give the width of your browser window.")],
                          description="The width of the browser window, in CSS pixels.")
     submit = SubmitField("Upload screenshot")

@@ -16,9 +16,9 @@ from heatmap_app import heatmaps, storage, toolbar
 from heatmap_app.capture.walls import suggests_upload
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.base import MAX_INTEGER, parse_id
+from heatmap_app.uploads import MAX_REQUEST_BYTES, UploadError
 from heatmap_app.web import web
 from heatmap_app.web.capture_settings import SettingsLineError, error_field, fill_form, settings_input
-from heatmap_app.uploads import MAX_REQUEST_BYTES, UploadError
 from heatmap_app.web.forms import (
     WIDTH_PRESETS,
     CaptureSettingsForm,
