@@ -39,7 +39,8 @@ def test_each_shot_is_handed_over_as_soon_as_it_is_taken(browser: Browser, page_
     handed_over: list[tuple[float, Shot]] = []
     served_before = len(page_server.times_served("hero-100vh.html"))
 
-    shots = browser.capture(CaptureRequest(page_server.url("hero-100vh.html"), [320, 1024]),
+    shots = browser.capture(
+        CaptureRequest(page_server.url("hero-100vh.html"), [320, 1024]),
         on_shot=lambda shot: handed_over.append((time.monotonic(), shot)),
     )
 

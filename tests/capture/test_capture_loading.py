@@ -75,7 +75,8 @@ def test_a_navigation_the_url_guard_refused_fails_permanently_with_the_guards_re
 def test_the_url_guard_is_not_consulted_for_a_page_that_loaded(browser: Browser, page_server: Site) -> None:
     asked_about: list[str] = []
 
-    browser.capture(CaptureRequest(page_server.url("hero-100vh.html"), [1024]), explain_navigation_failure=asked_about.append)
+    browser.capture(CaptureRequest(page_server.url("hero-100vh.html"), [1024]),
+                    explain_navigation_failure=asked_about.append)
 
     assert asked_about == []
 
@@ -86,7 +87,8 @@ def test_an_unreachable_server_fails_transiently(browser: Browser) -> None:
         closed_port = unused.getsockname()[1]
 
     with pytest.raises(TransientCaptureError, match=r"could not be reached \(ERR_CONNECTION_REFUSED\)") as failure:
-        browser.capture(CaptureRequest(f"http://127.0.0.1:{closed_port}/", [1024]), explain_navigation_failure=lambda url: None)
+        browser.capture(CaptureRequest(f"http://127.0.0.1:{closed_port}/", [1024]),
+                        explain_navigation_failure=lambda url: None)
     assert not failure.value.permanent
 
 

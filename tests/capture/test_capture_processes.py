@@ -95,7 +95,8 @@ def test_a_failed_capture_leaves_no_process_behind(page_server: Site, page: str)
         watch.note_running_browsers()
 
     with pytest.raises(CaptureError):
-        capture(CaptureRequest(page_server.url(page), [1024]),
+        capture(
+            CaptureRequest(page_server.url(page), [1024]),
             CaptureSettings(page_load_timeout=1),
             explain_navigation_failure=explain_and_note,
         )

@@ -97,7 +97,8 @@ def world(server_pair):
 
 def test_public_page_captured_and_internal_server_gets_nothing(world):
     guard, public, internal, _, settings = world
-    shots = capture(CaptureRequest(f"{public.origin}/", [800]), settings, explain_navigation_failure=guard.blocked_reason)
+    shots = capture(CaptureRequest(f"{public.origin}/", [800]), settings,
+                    explain_navigation_failure=guard.blocked_reason)
     assert len(shots) == 1 and shots[0].jpeg[:2] == b"\xff\xd8" and shots[0].height >= 1200
 
     assert internal.requests == [] and internal.connections == 0
@@ -128,7 +129,8 @@ def test_blocked_main_navigation_fails_with_a_clear_reason(world):
     assert "Blocked" in str(info.value) and "127.0.0.2 is loopback" in str(info.value)
     # a redirect of the main navigation to an internal address fails the capture the same way
     with pytest.raises(PermanentCaptureError) as info:
-        capture(CaptureRequest(f"{public.origin}/redirect-internal", [800]), settings, explain_navigation_failure=guard.blocked_reason)
+        capture(CaptureRequest(f"{public.origin}/redirect-internal", [800]), settings,
+                explain_navigation_failure=guard.blocked_reason)
     assert "Blocked" in str(info.value) and "loopback" in str(info.value)
     assert internal.requests == [] and internal.connections == 0
 
@@ -136,7 +138,8 @@ def test_blocked_main_navigation_fails_with_a_clear_reason(world):
 def test_a_page_refreshing_itself_to_an_internal_address_fails_and_reaches_nothing(world):
     guard, public, internal, _, settings = world
     with pytest.raises(PermanentCaptureError) as info:
-        capture(CaptureRequest(f"{public.origin}/meta-refresh", [800]), settings, explain_navigation_failure=guard.blocked_reason)
+        capture(CaptureRequest(f"{public.origin}/meta-refresh", [800]), settings,
+                explain_navigation_failure=guard.blocked_reason)
     assert "Blocked" in str(info.value) and "loopback" in str(info.value)  # not a screenshot of the refusal
     assert internal.requests == [] and internal.connections == 0
 
