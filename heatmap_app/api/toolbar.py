@@ -14,7 +14,7 @@ from heatmap_app.api.saved import READ, WRITE, json_body
 from heatmap_app.api.serializers import serialize_heatmap
 from heatmap_app.errors import APIError, api_error_response
 from heatmap_app.models import Project
-from heatmap_app.uploads import MAX_REQUEST_BYTES, UploadError
+from heatmap_app.uploads import UploadError
 
 
 @api.errorhandler(UploadError)
@@ -59,7 +59,6 @@ def _uploads() -> list[tuple[int, bytes]]:
 @project_route("/saved/capture/", methods=["POST"])
 @require_api_key(WRITE)
 def capture_saved(project: Project) -> tuple[dict[str, Any], int]:
-    request.max_content_length = MAX_REQUEST_BYTES
     if request.mimetype != "multipart/form-data":
         raise APIError(415, f'Unsupported media type "{request.mimetype}" in request.', code="unsupported_media_type")
     heatmap = toolbar.create_from_uploads(

@@ -16,7 +16,7 @@ from heatmap_app import heatmaps, storage, toolbar
 from heatmap_app.capture.walls import suggests_upload
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.base import MAX_INTEGER, parse_id
-from heatmap_app.uploads import MAX_REQUEST_BYTES, UploadError
+from heatmap_app.uploads import UploadError
 from heatmap_app.web import web
 from heatmap_app.web.capture_settings import SettingsLineError, error_field, fill_form, settings_input
 from heatmap_app.web.forms import (
@@ -203,7 +203,6 @@ def heatmap_detail(short_id: str) -> str:
 @login_required
 def heatmap_upload(short_id: str) -> Response | tuple[str, int]:
     """The user's own screenshot at one width: for pages behind a login or a bot check."""
-    request.max_content_length = MAX_REQUEST_BYTES
     heatmap = _heatmap_or_404(short_id)
     form = UploadForm()
     if form.validate():

@@ -4,6 +4,7 @@ translated: real HTTP, the real capture queue, real Pillow; plus our own for hos
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -411,3 +412,22 @@ def test_preflight_budget_is_shared_across_personal_api_keys(
     assert post_with_a_fresh_key().status_code == 200
     assert post_with_a_fresh_key().status_code == 200
     assert post_with_a_fresh_key().status_code == 429
+
+
+def noise_png(width: int, height: int) -> bytes:
+    output = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(output, format="PNG")
+    return output.getvalue()
+
+
+def test_a_screenshot_larger_than_the_apps_body_limit_is_accepted(
+    app: Any, client: FlaskClient, saved_url: Any, write_headers: dict[str, str]
+) -> None:
+    big = noise_png(1200, 1000)
+    assert len(big) > app.config["MAX_CONTENT_LENGTH"] * 2
+
+    response = capture(client, saved_url, write_headers, image=(io.BytesIO(big), "big.png", "image/png"))
+
+    assert response.status_code == 201, response.get_json()
+    assert client.post(saved_url(), data=b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1), headers=write_headers,
+                       content_type="application/json").status_code == 413, "other endpoints keep the usual limit"

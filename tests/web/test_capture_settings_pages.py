@@ -4,6 +4,7 @@ replaced and removed there, and bad lines answered with a form error; the upload
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -105,8 +106,9 @@ def test_bad_settings_lines_get_a_form_error_and_save_nothing(
 
 
 def png_bytes(width: int, height: int) -> bytes:
+    """A screenshot-sized PNG of noise, which PNG cannot compress."""
     output = io.BytesIO()
-    Image.new("RGB", (width, height), (0, 90, 200)).save(output, format="PNG")
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(output, format="PNG")
     return output.getvalue()
 
 
@@ -123,8 +125,10 @@ def test_a_login_failure_suggests_an_upload_and_the_upload_completes_the_heatmap
     assert f'action="/heatmaps/{heatmap.short_id}/upload"' in page and 'enctype="multipart/form-data"' in page
 
     token = auth.csrf_token(detail)
+    screenshot = png_bytes(2048, 3000)
+    assert len(screenshot) > 2 * 1024 * 1024, "larger than the app's usual body limit"
     response = client.post(f"{detail}/upload", data={"csrf_token": token, "width": "1024",
-                                                     "image": (io.BytesIO(png_bytes(2048, 3000)), "mine.png")},
+                                                     "image": (io.BytesIO(screenshot), "mine.png")},
                            content_type="multipart/form-data")
 
     assert response.status_code == 302
