@@ -32,7 +32,7 @@ from selenium import webdriver
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from heatmap_app.capture import BrowserPool, CaptureSettings, capture  # noqa: E402
+from heatmap_app.capture import BrowserPool, CaptureRequest, CaptureSettings, capture  # noqa: E402
 from heatmap_app.capture.chrome import CHROME_ARGUMENTS  # noqa: E402
 from heatmap_app.capture.run import write_atomically  # noqa: E402
 from heatmap_app.config import config_from_environment  # noqa: E402
@@ -189,28 +189,28 @@ def main() -> None:
     peaks: dict[str, list[tuple[int, int]]] = {}
     seconds: dict[tuple[str, str], list[float]] = {}
     with serve_site() as base_url, BrowserPool(SETTINGS, max_jobs=1_000) as pool:
-        pool.capture(f"{base_url}/{PAGES[next(iter(PAGES))]}", WIDTHS)
+        pool.capture(CaptureRequest(f"{base_url}/{PAGES[next(iter(PAGES))]}", WIDTHS))
         worker_config = config_from_environment(
             RESULTS, environ={"SECRET_KEY": "bench-" * 8, "CAPTURE_ALLOW_HOSTS": base_url.removeprefix("http://"),
                               "CAPTURE_BROWSER_RECYCLE_AFTER": "1000"}
         )
         worker_capturer = WarmCapturer(worker_config)
-        worker_capturer.capture(f"{base_url}/{PAGES[next(iter(PAGES))]}", WIDTHS)
+        worker_capturer.capture(CaptureRequest(f"{base_url}/{PAGES[next(iter(PAGES))]}", WIDTHS))
 
         def ours_cold(url: str) -> None:
-            shots = capture(url, WIDTHS, SETTINGS)
+            shots = capture(CaptureRequest(url, WIDTHS), SETTINGS)
             for shot in shots:
                 out = RESULTS / Path(url).stem
                 out.mkdir(parents=True, exist_ok=True)
                 write_atomically(out / f"{shot.width}.jpg", shot.jpeg)
 
         def ours_warm(url: str) -> None:
-            pool.capture(url, WIDTHS)
+            pool.capture(CaptureRequest(url, WIDTHS))
 
         def ours_worker(url: str) -> None:
             # This process plays the worker: its memory and its warm Chrome's are what a worker costs.
             with PeakMemory({pool.process_group_id}) as memory:
-                worker_capturer.capture(url, WIDTHS)
+                worker_capturer.capture(CaptureRequest(url, WIDTHS))
             peaks.setdefault(url, []).append((memory.peak_rss, memory.peak_pss))
 
         methods: dict[str, Callable[[str], None]] = {

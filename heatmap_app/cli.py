@@ -10,13 +10,15 @@ from flask import Flask, current_app
 from prometheus_client import start_http_server
 
 from heatmap_app.accounts import AccountError, create_api_key, create_user, find_user_by_email
-from heatmap_app.capture import CaptureError, capture_to_directory
+from heatmap_app.capture import CaptureError, CaptureRequest, capture_to_directory
+from heatmap_app.capture_settings import rotate_saved_secrets
 from heatmap_app.heatmap_schemas import DEFAULT_WIDTHS
 from heatmap_app.heatmaps import HeatmapInputError, clean_widths
 from heatmap_app.interactions.retention import purge_expired
 from heatmap_app.metrics import process_ended, scrape_registry
 from heatmap_app.queue import CAPTURE_QUEUE
 from heatmap_app.screenshots import guarded_capture
+from heatmap_app.secretbox import UnreadableSecret
 from heatmap_app.urlsafety import UnsafeURLError
 from heatmap_app.worker import run_worker
 from jobs.capture import close_worker_capturer
@@ -100,7 +102,9 @@ def capture_command(url: str, widths: str, out_dir: str, block_consent_modals: b
         wanted = clean_widths(numbers)
         with guarded_capture(current_app.config, url) as target:
             summary = capture_to_directory(
-                target.url, wanted, out_dir, target.settings, block_consent_modals=block_consent_modals,
+                CaptureRequest(target.url, wanted, block_consent_modals=block_consent_modals),
+                out_dir,
+                target.settings,
                 explain_navigation_failure=target.explain_navigation_failure,
             )
     except (HeatmapInputError, UnsafeURLError, CaptureError) as error:
@@ -115,7 +119,17 @@ def purge_heatmap_data_command() -> None:
         click.echo(f"{table}: {count} deleted")
 
 
+@click.command("rotate-capture-secrets")
+def rotate_capture_secrets_command() -> None:
+    """Re-encrypt the saved capture secrets under the first key of CAPTURE_SECRET_KEYS (README: Secrets)."""
+    try:
+        count = rotate_saved_secrets()
+    except UnreadableSecret as error:
+        raise click.ClickException(f"{error} Nothing was changed.") from error
+    click.echo(f"{count} heatmaps' capture secrets re-encrypted with the first key")
+
+
 def register_commands(app: Flask) -> None:
     for command in (create_user_command, create_api_key_command, worker_command, capture_command,
-                    purge_heatmap_data_command, metrics_command):
+                    purge_heatmap_data_command, metrics_command, rotate_capture_secrets_command):
         app.cli.add_command(command)

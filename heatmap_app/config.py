@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import ipaddress
 import os
 import secrets
@@ -17,6 +20,8 @@ RATE_LIMIT_SETTINGS = {
     "HEATMAP_CREATE_RATE_LIMIT": "10/minute;40/day",
     "HEATMAP_REFUSED_URL_RATE_LIMIT": "10/minute;50/day",
     "LOGIN_RATE_LIMIT": "10/minute;100/hour",
+    # Each preflight fetches a page from this server: a project-wide budget, whatever key asks.
+    "HEATMAP_PREFLIGHT_RATE_LIMIT": "10/minute;100/hour",
 }
 
 
@@ -113,6 +118,29 @@ def _media_store_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _capture_secret_keys(environ: Mapping[str, str], secret_key: str) -> list[str]:
+    """Fernet keys for the capture secrets saved with heatmaps, newest first (the first encrypts, all decrypt).
+
+    Unset: one key derived from SECRET_KEY — changing SECRET_KEY then makes the saved secrets unreadable.
+    """
+    value = environ.get("CAPTURE_SECRET_KEYS", "").strip()
+    if not value:
+        derived = hashlib.sha256(b"heatmap capture secrets\0" + secret_key.encode()).digest()
+        return [base64.urlsafe_b64encode(derived).decode()]
+    keys = [part.strip() for part in value.split(",") if part.strip()]
+    for key in keys:
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            valid = False
+        if not valid:
+            raise ConfigurationError(
+                "CAPTURE_SECRET_KEYS: every key must be a Fernet key (32 url-safe base64-encoded bytes), "
+                'e.g. from python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())".'
+            )
+    return keys
+
+
 def _normalise_database_url(url: str) -> str:
     # Heroku-style URLs say postgres:// and psycopg 3 needs its own driver name.
     if url.startswith("postgres://"):
@@ -161,6 +189,7 @@ def config_from_environment(instance_path: str | Path, environ: Mapping[str, str
         "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         "CAPTURE_ALLOW_HOSTS": allow_hosts,
         **_guard_settings(env),
+        "CAPTURE_SECRET_KEYS": _capture_secret_keys(env, secret_key),
         "CAPTURE_JPEG_QUALITY": int(env.get("CAPTURE_JPEG_QUALITY", "70")),
         "CAPTURE_MAX_HEIGHT": int(env.get("CAPTURE_MAX_HEIGHT", "16000")),
         "CAPTURE_JOB_TIMEOUT": int(env.get("CAPTURE_JOB_TIMEOUT", "600")),

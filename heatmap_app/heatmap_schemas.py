@@ -27,6 +27,9 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from heatmap_app.capture.request import DEVICE_SCALE_FACTORS, MAX_WAIT_SECONDS
+
+
 MAX_INTEGER = 2**31 - 1  # ids and offsets beyond a 32-bit INTEGER cannot match a row
 DEFAULT_WIDTHS = [320, 375, 425, 768, 1024, 1440, 1920]
 MIN_WIDTH = 100
@@ -43,6 +46,10 @@ DEFAULT_ORDER = "-updated_at"
 HeatmapType = Literal["screenshot", "iframe", "recording"]
 HeatmapStatus = Literal["processing", "completed", "failed"]
 RecaptureFrequency = Literal["off", "daily", "weekly"]
+# Where the screenshots come from: captured by our workers, or uploaded from the user's own browser.
+HeatmapSource = Literal["server", "toolbar"]
+# No per-object access control: every member of the project's organization may edit its heatmaps.
+MEMBER_ACCESS_LEVEL = "editor"
 
 
 def first_error(error: ValidationError, field: str | None = None) -> tuple[str | None, str]:
@@ -122,6 +129,88 @@ WebhookURL = Annotated[
 ]
 
 
+# --- capture settings (our extension; validated against the saved ones by heatmap_app.capture_settings) ----
+
+MAX_HEADERS = 20
+MAX_COOKIES = 50
+MAX_HIDE_SELECTORS = 20
+MAX_SELECTOR_LENGTH = 500
+MAX_VALUE_LENGTH = 4000
+
+
+def _selector(description: str) -> dict[str, Any]:
+    return {"type": "string", "maxLength": MAX_SELECTOR_LENGTH, "nullable": True, "description": description}
+
+
+SECRET_NOTE = "Write-only: saved encrypted and never returned (read `value_set`). Omit it to keep the saved value."
+SECRET = {"type": "string", "maxLength": MAX_VALUE_LENGTH, "writeOnly": True, "description": SECRET_NOTE}
+DOMAIN = {
+    "type": "string", "nullable": True,
+    "description": "The page's host or a parent domain of it; omitted: a host-only cookie of the page's host.",
+}
+SETTINGS_COMMON = {
+    "wait_for_selector": _selector(
+        f"Before the first shot, wait until an element matches this CSS selector (at most {MAX_WAIT_SECONDS:g} s "
+        "minus delay_seconds); the capture fails if none appears."
+    ),
+    "delay_seconds": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "default": 0,
+                      "description": "Extra wait after the page loaded, before the first shot."},
+    "hide_selectors": {
+        "type": "array", "maxItems": MAX_HIDE_SELECTORS,
+        "items": {"type": "string", "maxLength": MAX_SELECTOR_LENGTH},
+        "description": "Elements (chat widgets, pop-ups) hidden before every width's shot.",
+    },
+    "device_scale_factor": {"type": "integer", "enum": list(DEVICE_SCALE_FACTORS), "default": 1,
+                            "description": "2: retina screenshots, twice the pixels in each direction."},
+}
+CAPTURE_SETTINGS_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Our extension. Headers, cookies and basic credentials go only to the page's own origin, never "
+                   "to third-party resources or after a redirect to another site. An update replaces each key "
+                   "it names.",
+    "properties": {
+        "headers": {"type": "array", "maxItems": MAX_HEADERS, "items": {
+            "type": "object", "required": ["name"],
+            "properties": {"name": {"type": "string"}, "value": SECRET},
+        }},
+        "cookies": {"type": "array", "maxItems": MAX_COOKIES, "items": {
+            "type": "object", "required": ["name"],
+            "properties": {
+                "name": {"type": "string"},
+                "value": SECRET,
+                "domain": DOMAIN, "path": {"type": "string", "default": "/"},
+            },
+        }},
+        "basic_auth": {"type": "object", "nullable": True, "required": ["username"], "properties": {
+            "username": {"type": "string"},
+            "password": {"type": "string", "writeOnly": True, "description": SECRET_NOTE},
+        }, "description": "HTTP basic credentials, given apart from the URL (URLs with credentials are refused)."},
+        **SETTINGS_COMMON,
+    },
+}
+CAPTURE_SETTINGS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Our extension: the capture settings with every secret replaced by whether it is set.",
+    "required": ["headers", "cookies", "basic_auth", *SETTINGS_COMMON],
+    "properties": {
+        "headers": {"type": "array", "items": {"type": "object", "required": ["name", "value_set"], "properties": {
+            "name": {"type": "string"}, "value_set": {"type": "boolean"}}}},
+        "cookies": {"type": "array", "items": {
+            "type": "object", "required": ["name", "value_set", "domain", "path"],
+            "properties": {"name": {"type": "string"}, "value_set": {"type": "boolean"}, "domain": DOMAIN,
+                           "path": {"type": "string"}},
+        }},
+        "basic_auth": {"type": "object", "nullable": True, "required": ["username", "password_set"], "properties": {
+            "username": {"type": "string"}, "password_set": {"type": "boolean"}}},
+        **SETTINGS_COMMON,
+    },
+}
+
+CaptureSettingsInput = Annotated[
+    dict[str, Any] | None, WithJsonSchema({**CAPTURE_SETTINGS_INPUT_SCHEMA, "nullable": True}),
+]
+
+
 # --- requests -------------------------------------------------------------------------------------
 
 
@@ -149,6 +238,7 @@ class SavedHeatmapCreate(_Body):
     block_consent_modals: StrictBool = Field(False, description="Accept and hide cookie-consent banners first.")
     recapture: Recapture | None = None
     change_webhook_url: WebhookURL = None
+    capture_settings: CaptureSettingsInput = None
 
 
 class PatchedSavedHeatmap(_Body):
@@ -163,6 +253,8 @@ class PatchedSavedHeatmap(_Body):
     block_consent_modals: StrictBool = Field(None)
     recapture: Recapture = Field(None)
     change_webhook_url: WebhookURL = None
+    capture_settings: CaptureSettingsInput = Field(
+        None, description="A change of capture settings regenerates; null drops them all, secrets included.")
     deleted: StrictBool = Field(None, description="true soft-deletes the heatmap, false restores it.")
 
 
@@ -262,10 +354,16 @@ class SavedHeatmap(BaseModel):
     recapture: Recapture
     change_webhook_url: str | None
     changed_at: UTCTimestamp | None = Field(description="Our extension: when the newest run changed the page.")
+    source: HeatmapSource = Field(
+        description="server: captured by our workers; toolbar: screenshots uploaded from the user's browser.")
+    user_access_level: Literal["none", "viewer", "editor", "manager"]
+    capture_settings: Annotated[dict[str, Any], WithJsonSchema(CAPTURE_SETTINGS_SCHEMA)]
 
     @classmethod
     def of(cls, heatmap: Any) -> SavedHeatmap:
         """From the ORM row (snapshots already in width order)."""
+        from heatmap_app.capture_settings import public_capture_settings  # it needs the models, which need us
+
         snapshots = [HeatmapSnapshot(width=item.width, has_content=item.has_content) for item in heatmap.snapshots]
         return cls(
             id=heatmap.id, short_id=heatmap.short_id, name=heatmap.name, url=heatmap.url, data_url=heatmap.data_url,
@@ -277,12 +375,34 @@ class SavedHeatmap(BaseModel):
             recapture=Recapture(frequency=heatmap.recapture_frequency, hour=heatmap.recapture_hour,
                                 weekday=heatmap.recapture_weekday),
             change_webhook_url=heatmap.change_webhook_url, changed_at=heatmap.changed_at,
+            source=heatmap.source, user_access_level=MEMBER_ACCESS_LEVEL,
+            capture_settings=public_capture_settings(heatmap.capture_settings),
         )
 
 
 # The fields of a heatmap a list can be ordered by: the stored ones (not has_content, not snapshots).
 ORDER_FIELDS = tuple(name for name in SavedHeatmap.model_fields
-                     if name not in ("has_content", "snapshots", "recapture"))
+                     if name not in ("has_content", "snapshots", "recapture", "user_access_level", "capture_settings"))
+
+
+class HeatmapPrewarm(_Body):
+    """POST saved/prewarm/: capture the page at 1024 px ahead of creating its heatmap; the create reuses it."""
+
+    url: PageURL
+    block_consent_modals: StrictBool = False
+
+
+class HeatmapPreflight(_Body):
+    """POST saved/preflight/: whether the page may be shown in an iframe."""
+
+    url: PageURL
+
+
+class HeatmapPreflightResult(BaseModel):
+    framing: Literal["allowed", "blocked", "unknown"]
+    blocked_by: Literal["x_frame_options", "frame_ancestors"] | None
+    http_status: int | None
+    body_excerpt: str | None
 
 
 class PaginatedSavedHeatmapList(BaseModel):

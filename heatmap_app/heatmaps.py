@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Select, String, cast, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from heatmap_app import capture_settings, secretbox
 from heatmap_app import heatmap_schemas as schemas
 from heatmap_app.extensions import db, limiter
 from heatmap_app.history.runs import end_unfinished_runs, start_run
@@ -44,6 +45,12 @@ STUCK_AFTER = timedelta(minutes=1)
 REQUEUE_BATCH = 100  # stuck heatmaps one sweep of the reaper re-enqueues at most
 CREATE_LIMIT_SCOPE = "heatmap-create"
 REFUSED_URL_LIMIT_SCOPE = "heatmap-refused-url"
+# A prewarm (toolbar.prewarm) older than this is not reused: the page may have changed since.
+PREWARM_TTL = timedelta(minutes=10)
+TOOLBAR_IS_UPLOADED = (
+    "This heatmap's screenshots were uploaded from a browser: its page, widths and capture settings cannot change, "
+    "and it cannot be captured again. Create a new heatmap to capture the page on the server."
+)
 WIDTHS: TypeAdapter[list[int]] = TypeAdapter(schemas.Widths)
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -97,7 +104,7 @@ def validated(model: type[Model], data: Any) -> Model:
         raise HeatmapInputError(*schemas.first_error(error)) from None
 
 
-def _checked_url(url: str, project_id: int) -> str:
+def checked_url(url: str, project_id: int) -> str:
     """The URL if it may be captured; a refusal counts against the project's limit of refused URLs.
 
     Each refusal answers a question about the operator's network (does this name resolve inside?), so
@@ -107,7 +114,7 @@ def _checked_url(url: str, project_id: int) -> str:
     try:
         return check_url(url, allow_hosts)
     except UnsafeURLError as error:
-        retry_after = _count_against_limit("HEATMAP_REFUSED_URL_RATE_LIMIT", REFUSED_URL_LIMIT_SCOPE, str(project_id))
+        retry_after = count_against_limit("HEATMAP_REFUSED_URL_RATE_LIMIT", REFUSED_URL_LIMIT_SCOPE, str(project_id))
         if retry_after is not None:
             raise RefusedURLsRateLimited(retry_after, current_app.config["HEATMAP_REFUSED_URL_RATE_LIMIT"]) from None
         raise HeatmapInputError("url", str(error)) from None
@@ -119,6 +126,28 @@ def clean_widths(value: Any) -> list[int]:
         return WIDTHS.validate_python(value, strict=True)
     except ValidationError as error:
         raise HeatmapInputError(*schemas.first_error(error, "widths")) from None
+
+
+def _cleaned_capture_settings(value: Any, saved: dict[str, Any] | None, page_url: str) -> dict[str, Any]:
+    try:
+        return capture_settings.clean_capture_settings(value, saved, page_url)
+    except capture_settings.CaptureSettingsError as error:
+        raise HeatmapInputError(error.field, error.message) from None
+
+
+def _check_cookie_domains(saved: dict[str, Any] | None, page_url: str) -> None:
+    try:
+        capture_settings.check_cookie_domains(saved or {}, page_url)
+    except capture_settings.CaptureSettingsError as error:
+        raise HeatmapInputError(error.field, error.message) from None
+
+
+def _settings_differ(new: dict[str, Any] | None, old: dict[str, Any] | None) -> bool:
+    """Compared decrypted: a secret encrypts to a new token every time, the same secret or not."""
+    try:
+        return capture_settings.request_options(new) != capture_settings.request_options(old)
+    except secretbox.UnreadableSecret:
+        return True
 
 
 def _checked_webhook_url(url: str | None) -> str | None:
@@ -160,7 +189,7 @@ def _queue_schedule(heatmap: SavedHeatmap) -> None:
 # --- rate limit -----------------------------------------------------------------------------------
 
 
-def _count_against_limit(setting: str, scope: str, identity: str) -> int | None:
+def count_against_limit(setting: str, scope: str, identity: str) -> int | None:
     """Count one event of `identity` against the limits in the `setting`; None, or the seconds until one is allowed.
 
     The counters live in Flask-Limiter's Redis storage, so every process and both the API and the UI
@@ -183,7 +212,7 @@ def _count_against_limit(setting: str, scope: str, identity: str) -> int | None:
 
 def check_create_rate_limit(user: User) -> None:
     """Count one creation by `user` against HEATMAP_CREATE_RATE_LIMIT, or raise CreateRateLimited."""
-    retry_after = _count_against_limit("HEATMAP_CREATE_RATE_LIMIT", CREATE_LIMIT_SCOPE, str(user.id))
+    retry_after = count_against_limit("HEATMAP_CREATE_RATE_LIMIT", CREATE_LIMIT_SCOPE, str(user.id))
     if retry_after is not None:
         raise CreateRateLimited(retry_after, current_app.config["HEATMAP_CREATE_RATE_LIMIT"])
 
@@ -208,7 +237,7 @@ def list_heatmaps(
 ) -> tuple[list[SavedHeatmap], int]:
     """One page of the project's heatmaps (created_by and snapshots loaded) and the total that match."""
     query = validated(schemas.SavedHeatmapListQuery, query)
-    statement = _visible(project)
+    statement = _visible(project).where(SavedHeatmap.is_prewarm.is_(False))
     if query.type is not None:
         statement = statement.where(SavedHeatmap.type == query.type)
     if query.status is not None:
@@ -310,9 +339,9 @@ def requeue_stuck_captures() -> int:
     return sum(requeue_if_stuck(heatmap) for heatmap in candidates)
 
 
-def _start_capture(heatmap: SavedHeatmap, trigger: str) -> None:
+def start_capture(heatmap: SavedHeatmap, trigger: str) -> None:
     """Mark a new generation as processing, as a run started by `trigger`; the caller commits and then calls
-    _enqueue.
+    enqueue.
 
     Redis is asked first: while it is down the session's changes are rolled back and nothing is written.
     """
@@ -328,8 +357,8 @@ def _start_capture(heatmap: SavedHeatmap, trigger: str) -> None:
     start_run(heatmap, trigger)
 
 
-def _enqueue(heatmap: SavedHeatmap) -> None:
-    # After the commit, so the job always finds the row. Should Redis fail in the instant since _start_capture
+def enqueue(heatmap: SavedHeatmap) -> None:
+    # After the commit, so the job always finds the row. Should Redis fail in the instant since start_capture
     # asked it, the heatmap waits as processing without a job, and the worker's reaper queues it after STUCK_AFTER.
     try:
         enqueue_capture(heatmap.id, heatmap.capture_generation)
@@ -340,7 +369,7 @@ def _enqueue(heatmap: SavedHeatmap) -> None:
 # --- writes ---------------------------------------------------------------------------------------
 
 
-def _new_short_id(project: Project) -> str:
+def new_short_id(project: Project) -> str:
     while True:
         short_id = "".join(secrets.choice(SHORT_ID_ALPHABET) for _ in range(SHORT_ID_LENGTH))
         taken = db.session.scalar(
@@ -356,10 +385,10 @@ def create_heatmap(
     """Validate `data`, count it against the user's create limit, save it, and enqueue a screenshot capture.
 
     Only valid input is counted against the create limit: it protects the capture workers, and a
-    rejected request costs them nothing. Refused URLs count against a limit of their own (_checked_url).
+    rejected request costs them nothing. Refused URLs count against a limit of their own (checked_url).
     """
     fields = validated(schemas.SavedHeatmapCreate, data)
-    url = _checked_url(fields.url, project.id)
+    url = checked_url(fields.url, project.id)
     heatmap = SavedHeatmap(
         project_id=project.id,
         short_id="",
@@ -369,6 +398,9 @@ def create_heatmap(
         target_widths=fields.widths,
         type=fields.type,
         block_consent_modals=fields.block_consent_modals,
+        capture_settings=_cleaned_capture_settings(fields.capture_settings, None, url)
+        if fields.capture_settings is not None
+        else None,
         created_by=user,
         status="completed",
         recapture_frequency="off",
@@ -378,20 +410,53 @@ def create_heatmap(
     )
     scheduled = _apply_alerting(heatmap, fields)
     check_create_rate_limit(user)
-    heatmap.short_id = _new_short_id(project)
+    if heatmap.type == "screenshot" and heatmap.capture_settings is None:
+        heatmap = _promoted_prewarm(project, heatmap)
+    else:
+        heatmap.short_id = new_short_id(project)
+        db.session.add(heatmap)
     if heatmap.type == "screenshot":
-        _start_capture(heatmap, "create")
-    db.session.add(heatmap)
+        start_capture(heatmap, "create")
     db.session.commit()
     if heatmap.type == "screenshot":
-        _enqueue(heatmap)
+        enqueue(heatmap)
     if scheduled:
         _queue_schedule(heatmap)
     return heatmap
 
 
+def reusable_prewarm(project: Project, url: str, block_consent_modals: bool) -> SavedHeatmap | None:
+    return db.session.scalar(
+        select(SavedHeatmap)
+        .where(
+            SavedHeatmap.project_id == project.id, SavedHeatmap.url == url, SavedHeatmap.is_prewarm.is_(True),
+            SavedHeatmap.block_consent_modals == block_consent_modals, SavedHeatmap.deleted.is_(False),
+            SavedHeatmap.type == "screenshot", SavedHeatmap.status.in_(("processing", "completed")),
+            SavedHeatmap.created_at >= utcnow() - PREWARM_TTL,
+        )
+        .order_by(SavedHeatmap.created_at.desc())
+        .limit(1)
+    )
+
+
+def _promoted_prewarm(project: Project, new: SavedHeatmap) -> SavedHeatmap:
+    """The project's recent prewarm of the same page made into the new heatmap, or `new` itself when there is
+    none. Its schedule and webhook are the new heatmap's."""
+    prewarm = reusable_prewarm(project, new.url, new.block_consent_modals)
+    if prewarm is None:
+        new.short_id = new_short_id(project)
+        db.session.add(new)
+        return new
+    for field in ("name", "data_url", "target_widths", "created_by", "recapture_frequency", "recapture_hour",
+                  "recapture_weekday", "schedule_version", "change_webhook_url", "change_webhook_secret"):
+        setattr(prewarm, field, getattr(new, field))
+    prewarm.is_prewarm = False
+    return prewarm
+
+
 def update_heatmap(heatmap: SavedHeatmap, data: schemas.PatchedSavedHeatmap | Mapping[str, Any]) -> SavedHeatmap:
-    """Apply a partial update; a changed url, widths or block_consent_modals regenerates a screenshot heatmap.
+    """Apply a partial update; a changed url, widths, block_consent_modals or capture setting regenerates a
+    screenshot heatmap.
 
     `deleted: true` soft-deletes, `deleted: false` restores. A change of type to screenshot captures it; to
     another type ends what a capture under way would write. Fields not in PatchedSavedHeatmap (status, …) are
@@ -402,11 +467,17 @@ def update_heatmap(heatmap: SavedHeatmap, data: schemas.PatchedSavedHeatmap | Ma
     changes: dict[str, Any] = {field: getattr(patch, field)
                                for field in ("name", "data_url", "type", "block_consent_modals") if field in sent}
     if "url" in sent:
-        changes["url"] = _checked_url(patch.url, heatmap.project_id)
+        changes["url"] = checked_url(patch.url, heatmap.project_id)
     if "widths" in sent:
         changes["target_widths"] = patch.widths
     if "deleted" in sent:
         changes["deleted"] = patch.deleted
+    page_url = changes.get("url", heatmap.url)
+    if "capture_settings" in sent:  # null: back to the defaults, every saved secret dropped
+        changes["capture_settings"] = None if patch.capture_settings is None else _cleaned_capture_settings(
+            patch.capture_settings, heatmap.capture_settings, page_url)
+    else:
+        _check_cookie_domains(heatmap.capture_settings, page_url)
     scheduled = _apply_alerting(heatmap, patch)
 
     regenerates = any(
@@ -417,7 +488,9 @@ def update_heatmap(heatmap: SavedHeatmap, data: schemas.PatchedSavedHeatmap | Ma
             ("type", heatmap.type),
             ("block_consent_modals", heatmap.block_consent_modals),
         )
-    )
+    ) or ("capture_settings" in changes and _settings_differ(changes["capture_settings"], heatmap.capture_settings))
+    if regenerates and heatmap.source == "toolbar":
+        raise HeatmapInputError(None, TOOLBAR_IS_UPLOADED)
     for field, value in changes.items():
         setattr(heatmap, field, value)
     if "data_url" in changes and changes["data_url"] is None:
@@ -451,9 +524,11 @@ def regenerate_heatmap(heatmap: SavedHeatmap, *, trigger: str = "regenerate") ->
     """
     if heatmap.type != "screenshot":
         raise HeatmapInputError("type", "Only screenshot heatmaps can be regenerated.")
-    _start_capture(heatmap, trigger)
+    if heatmap.source == "toolbar":
+        raise HeatmapInputError("source", TOOLBAR_IS_UPLOADED)
+    start_capture(heatmap, trigger)
     db.session.commit()
-    _enqueue(heatmap)
+    enqueue(heatmap)
     return heatmap
 
 

@@ -14,12 +14,16 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Request, request
 
 from heatmap_app.errors import BadInput
+from heatmap_app.uploads import MAX_REQUEST_BYTES
 
 MAX_JSON_DEPTH = 32
 BODY_METHODS = ("POST", "PUT", "PATCH")
+# Screenshot uploads: allowed MAX_REQUEST_BYTES rather than MAX_CONTENT_LENGTH (UploadSizeRequest), and their
+# fields are checked by their views (heatmap_app.toolbar).
+UPLOAD_ENDPOINTS = frozenset({"api.capture_saved", "web.heatmap_upload"})
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -70,6 +74,8 @@ def refuse_unstorable_input() -> None:
         _check_text(value, name, f"The query parameter {name!r}")
     if request.method not in BODY_METHODS:
         return
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        return
     # The heatmap-data collector (web.collect) decodes its own bodies and skips unstorable items one by one.
     if request.blueprint == "web":
         for name, value in request.form.items(multi=True):
@@ -77,6 +83,23 @@ def refuse_unstorable_input() -> None:
             _check_text(value, name, f"The field {name!r}")
     elif request.blueprint == "api":
         _check_json(_json_body())
+
+
+class UploadSizeRequest(Request):
+    """The app's requests: those to a screenshot upload may be MAX_REQUEST_BYTES long.
+
+    Decided from the URL, before any before_request function (the CSRF check included) reads the body.
+    """
+
+    @property
+    def max_content_length(self) -> int | None:
+        if self._max_content_length is None and self.endpoint in UPLOAD_ENDPOINTS:
+            return MAX_REQUEST_BYTES
+        return Request.max_content_length.fget(self)  # type: ignore[attr-defined]
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
 
 
 class ChunkedBodyLength:
@@ -110,5 +133,6 @@ class ChunkedBodyLength:
 
 
 def register_input_guard(app: Flask) -> None:
+    app.request_class = UploadSizeRequest
     app.wsgi_app = ChunkedBodyLength(app)  # type: ignore[method-assign]
     app.before_request(refuse_unstorable_input)

@@ -4,12 +4,12 @@ makes sent through the URL-safety guard proxy."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from heatmap_app.capture import BrowserPool, CaptureSettings, Shot
+from heatmap_app.capture import BrowserPool, CaptureRequest, CaptureSettings, Shot
 from heatmap_app.metrics import BROWSER_RECYCLES, GUARD_REFUSALS
 from heatmap_app.urlsafety import GuardProxy, check_url, parse_allow_hosts, parse_guard_clients
 
@@ -70,20 +70,16 @@ class WarmCapturer:
 
     def capture(
         self,
-        url: str,
-        widths: Sequence[int],
+        request: CaptureRequest,
         *,
-        block_consent_modals: bool = False,
         on_shot: Callable[[Shot], None] | None = None,
     ) -> list[Shot]:
-        """Capture `url` at every width; raises UnsafeURLError or a CaptureError with a readable reason."""
-        checked_url = check_url(url, self._allow_hosts)
+        """Capture the request at every width; raises UnsafeURLError or a CaptureError with a readable reason."""
+        checked_url = check_url(request.url, self._allow_hosts)
         self._guard.forget()
         try:
             shots = self._pool.capture(
-                checked_url,
-                widths,
-                block_consent_modals=block_consent_modals,
+                replace(request, url=checked_url),
                 on_shot=on_shot,
                 explain_navigation_failure=self._guard.blocked_reason,
             )

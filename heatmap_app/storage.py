@@ -181,7 +181,8 @@ def store_snapshot(
         if snapshot is None:
             snapshot = HeatmapSnapshot(heatmap_id=heatmap.id, generation=heatmap.capture_generation, width=width)
             db.session.add(snapshot)
-        snapshot.height = image.height
+        # In CSS px, as the width: a retina (2x) image is twice as many pixels each way.
+        snapshot.height = round(image.height * width / image.width)
         snapshot.page_height = page_height
         snapshot.byte_size = len(jpeg_bytes)
         snapshot.file_path = file_path

@@ -24,7 +24,8 @@ from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import update
 
-from heatmap_app.capture import CaptureError, PermanentCaptureError, Shot
+from heatmap_app import capture_settings
+from heatmap_app.capture import CaptureError, CaptureRequest, PermanentCaptureError, Shot
 from heatmap_app.extensions import db
 from heatmap_app.history.runs import prune_runs, settle_run
 from heatmap_app.metrics import CAPTURE_SECONDS, CAPTURES
@@ -32,10 +33,15 @@ from heatmap_app.models import SavedHeatmap
 from heatmap_app.models.base import utcnow
 from heatmap_app.queue import CaptureLock, enqueue_run_comparison, redis_connection
 from heatmap_app.screenshots import WarmCapturer
+from heatmap_app.secretbox import UnreadableSecret
 from heatmap_app.storage import MediaStoreFull, StaleCaptureError, store_snapshot
 from heatmap_app.urlsafety import UnsafeURLError
 from heatmap_app.worker import end_session
 
+UNREADABLE_SECRETS = (
+    "The saved headers, cookies or password of this heatmap cannot be decrypted (the server's keys changed). "
+    "Enter them again in the capture settings."
+)
 UNEXPECTED_FAILURE = "The capture failed unexpectedly. Try regenerating it; if it keeps failing, tell your admin."
 
 
@@ -89,12 +95,26 @@ def _current_heatmap(heatmap_id: str, generation: int) -> SavedHeatmap | None:
     return heatmap
 
 
+def capture_request(heatmap: SavedHeatmap) -> CaptureRequest:
+    """What the engine is asked to capture, the saved secrets decrypted (they live in this process's memory only)."""
+    return CaptureRequest(
+        heatmap.url,
+        heatmap.target_widths,
+        block_consent_modals=heatmap.block_consent_modals,
+        **capture_settings.request_options(heatmap.capture_settings),
+    )
+
+
 def _capture(heatmap_id: str, generation: int, lock: CaptureLock) -> str:
     heatmap = _current_heatmap(heatmap_id, generation)
     if heatmap is None or heatmap.status != "processing":
         CAPTURES.labels("superseded", "before_start").inc()
         return "superseded"
-    url, widths, block_consent_modals = heatmap.url, list(heatmap.target_widths), heatmap.block_consent_modals
+    try:
+        request = capture_request(heatmap)
+    except UnreadableSecret:
+        settle(heatmap_id, generation, exception=UNREADABLE_SECRETS)
+        return "failed"
     db.session.close()  # no transaction (nor connection) held through the page load
     last_shot_at = time.monotonic()
 
@@ -111,7 +131,7 @@ def _capture(heatmap_id: str, generation: int, lock: CaptureLock) -> str:
         last_shot_at = now
 
     try:
-        worker_capturer().capture(url, widths, block_consent_modals=block_consent_modals, on_shot=store)
+        worker_capturer().capture(request, on_shot=store)
     except StaleCaptureError:
         CAPTURES.labels("superseded", "during_capture").inc()
         return "superseded"

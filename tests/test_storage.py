@@ -208,3 +208,9 @@ def test_a_failed_commit_removes_the_new_files_and_keeps_the_old_snapshot(app: F
     db.session.expire_all()
     stored = db.session.get_one(HeatmapSnapshot, first.id)
     assert (stored.height, storage.snapshot_file_path(stored).exists()) == (600, True)
+
+
+def test_a_retina_image_is_stored_with_its_css_height(app: Flask, heatmap) -> None:
+    snapshot = storage.store_snapshot(heatmap, 1024, jpeg(2048, 3000), page_height=1500)
+
+    assert (snapshot.width, snapshot.height, snapshot.page_height) == (1024, 1500, 1500)

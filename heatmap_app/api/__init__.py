@@ -24,4 +24,6 @@ def project_route(rule: str, **options: Any) -> Callable[[Callable[..., Any]], C
 
 
 # Each module registers its routes on the blueprint.
-from heatmap_app.api import content, history, interactions, saved, schema, teams, users  # noqa: E402,F401
+from heatmap_app.api import (  # noqa: E402,F401
+    content, history, interactions, saved, schema, teams, toolbar, users,
+)

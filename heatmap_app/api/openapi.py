@@ -114,9 +114,34 @@ THROTTLED = {
     }
 }
 
-SCHEMAS: dict[str, Any] = openapi_components(
-    saved.Error, saved.PaginatedSavedHeatmapList, requests=(saved.SavedHeatmapCreate, saved.PatchedSavedHeatmap)
-)
+# PostHog's saved/capture/ upload, a multipart body.
+WIDTH = {"type": "integer", "minimum": saved.MIN_WIDTH, "maximum": saved.MAX_WIDTH}
+UPLOAD_SCHEMAS: dict[str, Any] = {
+    "SavedHeatmapCapture": {
+        "type": "object",
+        "required": ["url"],
+        "description": "One `image` with its `width`, or `images` with `widths` in the same order. JPEG, PNG or "
+                       "WebP, each at most 20 MB (60 MB in all), 4000 × 30000 px and 50 Mpx; re-encoded as JPEG, "
+                       "metadata dropped.",
+        "properties": {
+            "url": {"type": "string", "maxLength": saved.MAX_URL_LENGTH,
+                    "description": "The page the screenshots show; no wildcards."},
+            "name": {"type": "string", "maxLength": saved.MAX_NAME_LENGTH, "description": "Defaults to the url."},
+            "image": {"type": "string", "format": "binary"},
+            "width": WIDTH,
+            "images": {"type": "array", "maxItems": saved.MAX_WIDTHS, "items": {"type": "string", "format": "binary"}},
+            "widths": {"type": "array", "maxItems": saved.MAX_WIDTHS, "items": WIDTH},
+        },
+    },
+}
+
+SCHEMAS: dict[str, Any] = {
+    **openapi_components(
+        saved.Error, saved.PaginatedSavedHeatmapList, saved.HeatmapPreflightResult,
+        requests=(saved.SavedHeatmapCreate, saved.PatchedSavedHeatmap, saved.HeatmapPrewarm, saved.HeatmapPreflight),
+    ),
+    **UPLOAD_SCHEMAS,
+}
 ACCOUNT_SCHEMAS = openapi_components(
     accounts.Me, accounts.PersonalAPIKeyInfo, accounts.OrganizationList, accounts.OrganizationDetail,
     accounts.ProjectList, accounts.MemberList, accounts.InviteList,
@@ -475,11 +500,52 @@ def _account_paths() -> dict[str, Any]:
     return paths
 
 
+def _toolbar_paths(tag: str) -> dict[str, Any]:
+    """PostHog's saved/capture/, saved/prewarm/ and saved/preflight/ (heatmap_app.api.toolbar)."""
+
+    def operation(operation_id: str, summary: str, security: list[Any], responses: dict[str, Any], body: Any) -> Any:
+        return {"operationId": f"{tag}_{operation_id}", "summary": summary, "tags": [tag], "security": security,
+                "responses": responses, "requestBody": body}
+
+    created = _json(_ref("SavedHeatmap"), "Created.")
+    return {
+        "/saved/capture/": {
+            "parameters": [PROJECT_ID],
+            "post": operation(
+                "saved_capture_create", "A completed heatmap from screenshots uploaded from the user's browser.",
+                WRITE, {"201": created, **ERRORS, **THROTTLED,
+                        "413": _json(ERROR, "The request is larger than 61 MB."),
+                        "415": _json(ERROR, "Not a multipart form, or a file that is not an image.")},
+                {"required": True, "content": {"multipart/form-data": {"schema": _ref("SavedHeatmapCapture")}}},
+            ),
+        },
+        "/saved/prewarm/": {
+            "parameters": [PROJECT_ID],
+            "post": operation(
+                "saved_prewarm_create",
+                "Capture a page at 1024 px ahead of creating its heatmap; reused by the create.",
+                WRITE, {"200": _json(_ref("SavedHeatmap"), "A recent prewarm of the same page."), "201": created,
+                        **ERRORS, **THROTTLED},
+                _body("HeatmapPrewarm"),
+            ),
+        },
+        "/saved/preflight/": {
+            "parameters": [PROJECT_ID],
+            "post": operation(
+                "saved_preflight_create", "Whether the page may be shown in an iframe (fetched through the URL guard).",
+                READ, {"200": _json(_ref("HeatmapPreflightResult"), "The verdict."), **ERRORS, **THROTTLED},
+                _body("HeatmapPreflight"),
+            ),
+        },
+    }
+
+
 def build_openapi() -> dict[str, Any]:
     paths = _account_paths()
     for prefix in PROJECT_PREFIXES:
         tag = prefix.split("/")[2]
-        for path, item in {**_project_paths(tag), **_interaction_paths(tag), **_history_paths(tag)}.items():
+        for path, item in {**_project_paths(tag), **_toolbar_paths(tag), **_interaction_paths(tag),
+                           **_history_paths(tag)}.items():
             paths[prefix + path] = item
     return {
         "openapi": "3.0.3",

@@ -6,6 +6,7 @@ Plain Python (no Flask): the RQ worker, the `capture` CLI command and the benchm
 from .browser import Browser, Shot
 from .errors import CaptureError, PermanentCaptureError, TransientCaptureError
 from .pool import BrowserPool
+from .request import CaptureRequest
 from .run import capture, capture_to_directory
 from .settings import CaptureSettings
 
@@ -13,6 +14,7 @@ __all__ = [
     "Browser",
     "BrowserPool",
     "CaptureError",
+    "CaptureRequest",
     "CaptureSettings",
     "PermanentCaptureError",
     "Shot",

@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -28,9 +28,13 @@ from urllib3.exceptions import TimeoutError as DriverTimeoutError
 from urllib3.util import Retry
 
 from .chrome import chrome_options, context_proxy, new_profile_directory, remove_stale_profiles
+from .controls import hide_elements, wait_before_first_shot
+from .credentials import cookie_params, origin_headers
 from .devtools import DevTools, DevToolsError
 from .errors import PermanentCaptureError, TransientCaptureError
+from .request import CaptureRequest
 from .settings import CaptureSettings
+from .walls import raise_if_walled
 
 logger = logging.getLogger(__name__)
 
@@ -89,9 +93,9 @@ ExplainNavigationFailure = Callable[[str], "str | None"]
 @dataclass(frozen=True)
 class Shot:
     width: int
-    """CSS viewport width asked for; also the width of the JPEG."""
+    """CSS viewport width asked for; the JPEG is this many pixels wide times the device scale factor."""
     height: int
-    """Height of the JPEG in px, after the max_height cap."""
+    """Height in CSS px, after the max_height cap (in device pixels); the JPEG's times the scale factor."""
     page_height: int
     """Full page height measured, before the cap."""
     jpeg: bytes
@@ -204,14 +208,12 @@ class Browser:
 
     def capture(
         self,
-        url: str,
-        widths: Sequence[int],
+        request: CaptureRequest,
         *,
-        block_consent_modals: bool = False,
         on_shot: Callable[[Shot], None] | None = None,
         explain_navigation_failure: ExplainNavigationFailure | None = None,
     ) -> list[Shot]:
-        """Full-page JPEGs of `url`, one per width, in the order of `widths` (duplicates dropped).
+        """Full-page JPEGs of `request.url`, one per width, in the order of `request.widths`.
 
         The page is loaded once for the phone widths and once for the others, each time in a browser
         context of its own: every load is a first visit, whatever came before. Each width re-lays the
@@ -221,18 +223,20 @@ class Browser:
         """
         if self._driver is None:
             raise RuntimeError("capture() on a closed Browser")
-        wanted = list(dict.fromkeys(widths))
+        url, wanted = request.url, list(request.widths)
         shots: dict[int, Shot] = {}
         hung_urls: list[str] = []
         try:
             self._close_stray_targets()
             for same_device_widths in self._widths_per_page_load(wanted):
-                with self._fresh_tab(hung_urls) as tab:
-                    self._emulate_device(same_device_widths[0])
+                with self._fresh_tab(hung_urls) as tab, self._origin_credentials(tab, request):
+                    self._emulate_device(same_device_widths[0], request.device_scale_factor)
                     self._load(url, tab, explain_navigation_failure)
+                    raise_if_walled(self._driver, url, None)
+                    wait_before_first_shot(self._driver, request)
                     scroll, previous_scale = True, None
                     for width in same_device_widths:
-                        shot, page = self._shoot(width, block_consent_modals, scroll, previous_scale)
+                        shot, page = self._shoot(width, request, scroll, previous_scale)
                         scroll, previous_scale = page["scrollFetched"], page["scale"]
                         # A page that moved itself on to a refused address shows the refusal: never keep that.
                         if page["url"] != url:
@@ -369,9 +373,17 @@ class Browser:
     def _is_phone(self, width: int) -> bool:
         return width < self.settings.mobile_below_width
 
-    def _emulate_device(self, width: int) -> None:
+    @contextmanager
+    def _origin_credentials(self, tab: str, request: CaptureRequest) -> Iterator[None]:
+        """The request's cookies and headers for the page's origin alone, set up before the page loads."""
+        if request.cookies:
+            self._cdp("Network.setCookies", {"cookies": cookie_params(request)})
+        with origin_headers(self._devtools.url, tab, request, self.settings.command_timeout):
+            yield
+
+    def _emulate_device(self, width: int, scale_factor: int) -> None:
         phone = self._is_phone(width)
-        self._set_viewport(width)
+        self._set_viewport(width, scale_factor)
         if phone:
             self._cdp("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
         agents = self._user_agents
@@ -383,7 +395,7 @@ class Browser:
             },
         )
 
-    def _set_viewport(self, width: int) -> None:
+    def _set_viewport(self, width: int, scale_factor: int) -> None:
         # Device metrics, never the window size: a window cannot go below ~500 px, and a window as
         # tall as the page would stretch every 100vh section.
         self._cdp(
@@ -391,7 +403,7 @@ class Browser:
             {
                 "width": width,
                 "height": self.settings.viewport_height,
-                "deviceScaleFactor": 1,
+                "deviceScaleFactor": scale_factor,
                 "mobile": self._is_phone(width),
             },
         )
@@ -426,6 +438,7 @@ class Browser:
         status = state["status"]
         if status and not 200 <= status < 300:
             self._raise_if_blocked(explain_navigation_failure, url, *self._page_moved_to(url))
+            raise_if_walled(self._driver, url, status)
             raise PermanentCaptureError(f"The page answered HTTP {_status_line(status)}")
         if state["readyState"] == "loading":
             # A script or stylesheet that never answers blocks the parser: take what has rendered.
@@ -500,13 +513,15 @@ class Browser:
         return self._cdp("Page.getNavigationHistory")["currentIndex"] > 0
 
     def _shoot(
-        self, width: int, block_consent_modals: bool, scroll: bool, previous_scale: float | None
+        self, width: int, request: CaptureRequest, scroll: bool, previous_scale: float | None
     ) -> tuple[Shot, dict[str, Any]]:
         """The shot at `width` (`previous_scale`: the page's zoom at the width before, None for a fresh load),
         and what PREPARE_SHOT_JS found: the page's URL, the requests that hung, whether the next width needs
         the lazy-loading scroll again (`scrollFetched`)."""
         settings = self.settings
-        self._set_viewport(width)
+        # Chrome's limit on one capture is in device pixels.
+        max_height = settings.max_height // request.device_scale_factor
+        self._set_viewport(width, request.device_scale_factor)
         if self._is_phone(width) and previous_scale is not None and previous_scale < 1:
             # New device metrics keep the zoom of the last width: a page zoomed out to fit a narrower phone
             # would keep that zoom (too tall, its right side cut). A fresh load's zoom is the initial one,
@@ -514,13 +529,14 @@ class Browser:
             # not zoomed at the narrower width is not at a wider one; there Chrome's reset would zoom it in.)
             self._driver.execute_async_script(AFTER_LAYOUT_JS)
             self._cdp("Emulation.resetPageScaleFactor")
+        hide_elements(self._driver, request)
         page = self._driver.execute_async_script(
             PREPARE_SHOT_JS,
             {
-                "maxHeight": settings.max_height,
+                "maxHeight": max_height,
                 "timeoutMs": settings.resources_timeout * 1000,
                 "quietMs": settings.network_quiet_period * 1000,
-                "blockConsentModals": block_consent_modals,
+                "blockConsentModals": request.block_consent_modals,
                 "scroll": scroll,
                 "resized": previous_scale is not None,
             },
@@ -531,7 +547,7 @@ class Browser:
         # (scale < 1); the image shows it the way the phone does, `width` px wide.
         scale = page["scale"]
         page_height = round(page["pageHeight"] * scale)
-        height = min(page_height, settings.max_height)
+        height = min(page_height, max_height)
         shot = Shot(
             width=width,
             height=height,

@@ -25,6 +25,7 @@ class DevToolsError(Exception):
 
 class DevTools:
     def __init__(self, websocket_url: str, timeout: float) -> None:
+        self.url = websocket_url
         self.timeout = timeout
         self._next_id = 0
         self._methods: dict[int, str] = {}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from .browser import Browser, ExplainNavigationFailure, Shot
+from .request import CaptureRequest
 from .settings import CaptureSettings
 
 
@@ -32,10 +33,8 @@ class BrowserPool:
 
     def capture(
         self,
-        url: str,
-        widths: Sequence[int],
+        request: CaptureRequest,
         *,
-        block_consent_modals: bool = False,
         on_shot: Callable[[Shot], None] | None = None,
         explain_navigation_failure: ExplainNavigationFailure | None = None,
     ) -> list[Shot]:
@@ -44,9 +43,7 @@ class BrowserPool:
             self._jobs_done = 0
         try:
             shots = self._browser.capture(
-                url,
-                widths,
-                block_consent_modals=block_consent_modals,
+                request,
                 on_shot=on_shot,
                 explain_navigation_failure=explain_navigation_failure,
             )

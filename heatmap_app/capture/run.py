@@ -5,41 +5,36 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .browser import Browser, ExplainNavigationFailure, Shot
+from .request import CaptureRequest
 from .settings import CaptureSettings
 
 
 def capture(
-    url: str,
-    widths: Sequence[int],
+    request: CaptureRequest,
     settings: CaptureSettings | None = None,
     *,
-    block_consent_modals: bool = False,
     on_shot: Callable[[Shot], None] | None = None,
     explain_navigation_failure: ExplainNavigationFailure | None = None,
 ) -> list[Shot]:
-    """Start a browser, capture `url` at every width, and close the browser whatever happens."""
+    """Start a browser, capture the request's page at every width, and close the browser whatever happens."""
     with Browser(settings) as browser:
         return browser.capture(
-            url,
-            widths,
-            block_consent_modals=block_consent_modals,
+            request,
             on_shot=on_shot,
             explain_navigation_failure=explain_navigation_failure,
         )
 
 
 def capture_to_directory(
-    url: str,
-    widths: Sequence[int],
+    request: CaptureRequest,
     out_dir: str | os.PathLike[str],
     settings: CaptureSettings | None = None,
     *,
-    block_consent_modals: bool = False,
     explain_navigation_failure: ExplainNavigationFailure | None = None,
 ) -> dict[str, Any]:
     """Write `out_dir/<width>.jpg` for every width as it is captured; return a JSON-ready summary."""
@@ -47,15 +42,13 @@ def capture_to_directory(
     directory.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     shots = capture(
-        url,
-        widths,
+        request,
         settings,
-        block_consent_modals=block_consent_modals,
         on_shot=lambda shot: write_atomically(directory / f"{shot.width}.jpg", shot.jpeg),
         explain_navigation_failure=explain_navigation_failure,
     )
     return {
-        "url": url,
+        "url": request.url,
         "seconds": round(time.monotonic() - started, 2),
         "shots": [{"width": shot.width, "height": shot.height, "bytes": len(shot.jpeg)} for shot in shots],
     }

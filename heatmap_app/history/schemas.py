@@ -25,7 +25,7 @@ class RunChange(BaseModel):
 
 class CaptureRunResponse(BaseModel):
     number: int = Field(description="The run's number (the heatmap's capture generation).")
-    trigger: Literal["create", "regenerate", "edit", "schedule"]
+    trigger: Literal["create", "regenerate", "edit", "schedule", "upload"]
     status: Literal["processing", "completed", "failed"]
     exception: str | None
     url: str

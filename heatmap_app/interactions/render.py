@@ -124,6 +124,10 @@ def render_png(screenshot: bytes, data: OverlayData, opacity: float) -> bytes:
     """The screenshot (JPEG bytes) with the overlay painted on it, and a caption strip below, as PNG bytes."""
     with Image.open(io.BytesIO(screenshot)) as image:
         base = image.convert("RGBA")
+    # Points are in CSS px: a retina screenshot is painted at its CSS size.
+    css_size = (data.snapshot_width, data.snapshot_height)
+    if base.size != css_size:
+        base = base.resize(css_size, Image.Resampling.LANCZOS)
     if data.type == "scrolldepth":
         layer = scroll_bands(base.size, data.scroll_depth, opacity)
     else:

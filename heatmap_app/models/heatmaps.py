@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, and_
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, and_, false
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from heatmap_app.extensions import db
@@ -28,6 +29,11 @@ class SavedHeatmap(db.Model):
     type: Mapped[str] = mapped_column(String(20), default="screenshot")
     status: Mapped[str] = mapped_column(String(20), default="processing", index=True)
     block_consent_modals: Mapped[bool] = mapped_column(Boolean, default=False)
+    # heatmap_app.capture_settings: header and cookie values and the password in it are Fernet tokens.
+    capture_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(20), default="server", server_default="server")
+    # A speculative capture started by prewarm/, promoted to a real heatmap when one is created for its URL.
+    is_prewarm: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)

@@ -7,9 +7,12 @@ functions the API calls too, and their errors are put back on the matching field
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DecimalField,
     EmailField,
+    IntegerField,
     PasswordField,
     RadioField,
     SearchField,
@@ -18,9 +21,10 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     SubmitField,
+    TextAreaField,
     URLField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from heatmap_app.accounts import (
     KNOWN_SCOPES,
@@ -32,6 +36,7 @@ from heatmap_app.accounts import (
     SCOPE_READ,
     SCOPE_WRITE,
 )
+from heatmap_app.capture.request import MAX_WAIT_SECONDS
 from heatmap_app.heatmap_schemas import DEFAULT_WIDTHS, MAX_NAME_LENGTH, MAX_SEARCH_LENGTH, MAX_URL_LENGTH
 
 # preset -> (label, widths); "custom" reads the widths field instead.
@@ -118,7 +123,45 @@ class HeatmapFilterForm(FlaskForm):
     submit = SubmitField("Search")
 
 
-class HeatmapForm(FlaskForm):
+class CaptureSettingsFields(FlaskForm):
+    """The capture settings, on the create form and the settings page (web/capture_settings.py reads them)."""
+
+    headers = TextAreaField(
+        "Request headers", validators=[Optional(), Length(max=20_000)], render_kw={"rows": 3, "spellcheck": "false"},
+        description="One per line, as Name: value — e.g. Authorization: Bearer … Sent only to the page's own site.",
+    )
+    cookies = TextAreaField(
+        "Cookies", validators=[Optional(), Length(max=50_000)], render_kw={"rows": 3, "spellcheck": "false"},
+        description="One per line, as name=value, optionally followed by ; Domain=example.com; Path=/app. "
+                    "Sent only to the page's own site.",
+    )
+    basic_username = StringField("Username", validators=[Optional(), Length(max=200)],
+                                 render_kw={"autocomplete": "off", "spellcheck": "false"})
+    basic_password = PasswordField("Password", validators=[Optional(), Length(max=4000)],
+                                   render_kw={"autocomplete": "new-password"})
+    remove_basic_auth = BooleanField("Remove the saved username and password")
+    wait_for_selector = StringField(
+        "Wait for element", validators=[Optional(), Length(max=500)], render_kw={"spellcheck": "false"},
+        description="A CSS selector, e.g. #pricing-table: the screenshot waits until it appears.",
+    )
+    delay_seconds = DecimalField(
+        "Extra delay in seconds", places=None, validators=[Optional(), NumberRange(min=0, max=MAX_WAIT_SECONDS)],
+        description=f"Waited after the page loaded. With the element wait, at most {MAX_WAIT_SECONDS:g} s in all.",
+    )
+    hide_selectors = TextAreaField(
+        "Hide elements", validators=[Optional(), Length(max=11_000)], render_kw={"rows": 2, "spellcheck": "false"},
+        description="CSS selectors, one per line — chat widgets, pop-ups. Hidden before every width.",
+    )
+    device_scale_factor = RadioField(
+        "Pixel density", choices=[SelectChoice("1", "Standard (1×)"), SelectChoice("2", "Retina (2×)")], default="1",
+    )
+
+
+class CaptureSettingsForm(CaptureSettingsFields):
+    submit = SubmitField("Save settings")
+
+
+class HeatmapForm(CaptureSettingsFields):
     url = URLField("Page URL", validators=[DataRequired(message="Enter the address of the page to capture."), Length(max=MAX_URL_LENGTH)],
                    description="A public http(s) page, e.g. https://example.com/pricing")
     name = StringField("Name", validators=[Optional(), Length(max=MAX_NAME_LENGTH)], description="Shown in the list. Defaults to the URL.")
@@ -170,3 +213,12 @@ class ScheduleForm(FlaskForm):
         ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"))], default="0")
     change_webhook_url = URLField("Webhook when the page changes", validators=[Optional(), Length(max=2000)])
     submit = SubmitField("Save schedule")
+
+
+class UploadForm(FlaskForm):
+    image = FileField("Screenshot", validators=[FileRequired(message="Choose a JPEG, PNG or WebP image.")],
+                      description="A full-page screenshot from your own browser: JPEG, PNG or WebP, up to 20 MB.")
+    width = IntegerField("Taken at width (px)",
+                         validators=[DataRequired(message="Give the width of your browser window.")],
+                         description="The width of the browser window, in CSS pixels.")
+    submit = SubmitField("Upload screenshot")

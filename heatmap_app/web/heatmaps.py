@@ -12,13 +12,23 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from heatmap_app import heatmaps, storage
+from heatmap_app import heatmaps, storage, toolbar
+from heatmap_app.capture.walls import suggests_upload
 from heatmap_app.history.runs import shown_snapshots
 from heatmap_app.models import HeatmapSnapshot, SavedHeatmap
 from heatmap_app.models.base import MAX_INTEGER, parse_id
 from heatmap_app.queue import capture_attempt
+from heatmap_app.uploads import UploadError
 from heatmap_app.web import web
-from heatmap_app.web.forms import WIDTH_PRESETS, HeatmapFilterForm, HeatmapForm, RenameForm
+from heatmap_app.web.capture_settings import SettingsLineError, error_field, fill_form, settings_input
+from heatmap_app.web.forms import (
+    WIDTH_PRESETS,
+    CaptureSettingsForm,
+    HeatmapFilterForm,
+    HeatmapForm,
+    RenameForm,
+    UploadForm,
+)
 from heatmap_app.web.projects import active_project
 
 PAGE_SIZE = 12
@@ -91,7 +101,13 @@ def heatmap_input(form: HeatmapForm) -> dict[str, Any]:
         "name": form.name.data,
         "widths": preset_widths if preset_widths is not None else parse_widths(form.widths.data or ""),
         "block_consent_modals": form.block_consent_modals.data,
+        "capture_settings": settings_input(form),
     }
+
+
+def _show_input_error(form: HeatmapForm | CaptureSettingsForm, error: heatmaps.HeatmapInputError) -> None:
+    field = error_field(form, error.field) or getattr(form, error.field or "", None)
+    (field.errors if field is not None else form.form_errors).append(error.message)
 
 
 # --- list -----------------------------------------------------------------------------------------
@@ -140,9 +156,10 @@ def heatmap_new() -> Response | tuple[str, int, dict[str, str]]:
             heatmap = heatmaps.create_heatmap(active_project(current_user), current_user, heatmap_input(form))
         except WidthsNotNumbers as error:
             form.widths.errors.append(str(error))
+        except SettingsLineError as error:
+            getattr(form, error.field).errors.append(str(error))
         except heatmaps.HeatmapInputError as error:
-            field = getattr(form, error.field or "", None)
-            (field.errors if field is not None else form.form_errors).append(error.message)
+            _show_input_error(form, error)
         except heatmaps.CreateRateLimited as error:  # RefusedURLsRateLimited too
             form.form_errors.append(str(error))
             headers["Retry-After"] = str(error.retry_after)
@@ -174,12 +191,40 @@ def _viewer_context(heatmap: SavedHeatmap) -> dict[str, Any]:
     }
 
 
+def _detail_page(heatmap: SavedHeatmap, rename_form: RenameForm | None = None,
+                 upload_form: UploadForm | None = None) -> str:
+    context = _viewer_context(heatmap)
+    return render_template(
+        "heatmaps/detail.html", **context,
+        rename_form=rename_form or RenameForm(formdata=None, name=heatmap.name),
+        upload_form=upload_form or UploadForm(formdata=None, width=context["requested_width"]),
+        suggest_upload=heatmap.status == "failed" and suggests_upload(heatmap.exception),
+    )
+
+
 @web.get("/heatmaps/<short_id>")
 @login_required
 def heatmap_detail(short_id: str) -> str:
+    return _detail_page(_heatmap_or_404(short_id))
+
+
+@web.post("/heatmaps/<short_id>/upload")
+@login_required
+def heatmap_upload(short_id: str) -> Response | tuple[str, int]:
+    """The user's own screenshot at one width: for pages behind a login or a bot check."""
     heatmap = _heatmap_or_404(short_id)
-    return render_template("heatmaps/detail.html", rename_form=RenameForm(formdata=None, name=heatmap.name),
-                           **_viewer_context(heatmap))
+    form = UploadForm()
+    if form.validate():
+        try:
+            toolbar.upload_screenshot(heatmap, form.width.data, form.image.data.read())
+        except UploadError as error:
+            form.image.errors.append(error.detail)
+        except heatmaps.HeatmapInputError as error:
+            (form.width if error.field in ("width", "widths") else form.image).errors.append(error.message)
+        else:
+            flash(f"Your screenshot at {form.width.data} px is saved.", "success")
+            return redirect(url_for("web.heatmap_detail", short_id=short_id, width=form.width.data))
+    return _detail_page(heatmap, upload_form=form), 400
 
 
 @web.get("/heatmaps/<short_id>/viewer")
@@ -202,7 +247,30 @@ def heatmap_rename(short_id: str) -> Response | tuple[str, int]:
         else:
             flash("Renamed.", "success")
             return redirect(url_for("web.heatmap_detail", short_id=short_id))
-    return render_template("heatmaps/detail.html", rename_form=form, **_viewer_context(heatmap)), 400
+    return _detail_page(heatmap, rename_form=form), 400
+
+
+@web.route("/heatmaps/<short_id>/settings", methods=["GET", "POST"])
+@login_required
+def heatmap_settings(short_id: str) -> Response | tuple[str, int]:
+    heatmap = _heatmap_or_404(short_id)
+    if heatmap.type != "screenshot":
+        abort(404, "Only screenshot heatmaps have capture settings.")
+    form = CaptureSettingsForm()
+    if not form.is_submitted():
+        fill_form(form, heatmap.capture_settings)
+    elif form.validate():
+        try:
+            heatmaps.update_heatmap(heatmap, {"capture_settings": settings_input(form)})
+        except SettingsLineError as error:
+            getattr(form, error.field).errors.append(str(error))
+        except heatmaps.HeatmapInputError as error:
+            _show_input_error(form, error)
+        else:
+            flash("Capture settings saved.", "success")
+            return redirect(url_for("web.heatmap_detail", short_id=short_id))
+    status = 200 if not form.is_submitted() else 400
+    return render_template("heatmaps/settings.html", form=form, heatmap=heatmap), status
 
 
 @web.post("/heatmaps/<short_id>/regenerate")

@@ -16,6 +16,7 @@ OBJECT_KEYS = {
     "id", "short_id", "name", "url", "data_url", "target_widths", "type", "status", "has_content", "snapshots",
     "deleted", "block_consent_modals", "created_by", "created_at", "updated_at", "exception",
     "recapture", "change_webhook_url", "changed_at",  # our extension: schedule and change alerts
+    "source", "user_access_level", "capture_settings",
 }
 
 

@@ -48,8 +48,11 @@ def test_the_schema_is_public_and_covers_every_endpoint_under_both_prefixes(clie
             ("GET", f"{prefix}/heatmaps/"),
             ("GET", f"{prefix}/heatmaps/events/"),
             ("GET", f"{prefix}/heatmap_screenshots/{{id}}/overlay"),
+            ("POST", f"{prefix}/saved/capture/"),
+            ("POST", f"{prefix}/saved/prewarm/"),
+            ("POST", f"{prefix}/saved/preflight/"),
         } <= operations
-    assert len(operations) == 50
+    assert len(operations) == 56
 
 
 def test_a_valid_create_conforms_to_the_schema(gunicorn: Served, bearer: Any, project: Project) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from heatmap_app.capture import Browser, BrowserPool, CaptureSettings, PermanentCaptureError
+from heatmap_app.capture import Browser, BrowserPool, CaptureRequest, CaptureSettings, PermanentCaptureError
 from tests.capture.pixels import GREEN, colour_at, looks_like
 from tests.capture.servers import Page, PagesServer
 
@@ -48,7 +48,7 @@ def test_dialogs_at_load_are_dismissed_and_the_page_is_captured(browser: Browser
         "document.body.style.background = agreed === false && answer === null ? '#00c000' : '#e00000';</script>"
     )
 
-    [shot] = browser.capture(pages.url("/"), [1024])
+    [shot] = browser.capture(CaptureRequest(pages.url("/"), [1024]))
 
     assert looks_like(colour_at(shot, 500, 700), GREEN), "each dialog was answered as if dismissed"
 
@@ -64,7 +64,7 @@ def test_a_storm_of_dialogs_even_from_a_fresh_frame_does_not_hold_the_capture(
     )
 
     started = time.monotonic()
-    phone, desktop = browser.capture(pages.url("/"), [375, 1024])
+    phone, desktop = browser.capture(CaptureRequest(pages.url("/"), [375, 1024]))
 
     assert time.monotonic() - started < 15
     assert looks_like(colour_at(phone, 180, 700), GREEN)
@@ -80,7 +80,7 @@ def test_a_url_that_is_a_download_fails_at_once_for_good_and_nothing_is_written(
     with Browser(CaptureSettings(page_load_timeout=10)) as browser:
         started = time.monotonic()
         with pytest.raises(PermanentCaptureError, match=r"^The URL is a file download, not a page$"):
-            browser.capture(pages.url("/report.pdf"), [1024])
+            browser.capture(CaptureRequest(pages.url("/report.pdf"), [1024]))
         assert time.monotonic() - started < 5, "failed as soon as the download began, not at the load timeout"
         assert "/report.pdf" in pages.requested
         assert files_holding_the_download(tmp_path, Path(browser.user_data_dir)) == []
@@ -99,7 +99,7 @@ def test_downloads_a_page_starts_itself_or_in_a_frame_are_denied_and_the_page_ca
     )
 
     with Browser(CaptureSettings()) as browser:
-        phone, desktop = browser.capture(pages.url("/"), [375, 1024])
+        phone, desktop = browser.capture(CaptureRequest(pages.url("/"), [375, 1024]))
         profile = Path(browser.user_data_dir)
         assert {"/framed.bin", "/linked.bin", "/navigated.bin"} <= set(pages.requested), "every download was tried"
         assert files_holding_the_download(tmp_path, profile) == []
@@ -112,7 +112,7 @@ def test_a_redirect_loop_fails_for_good(browser: Browser, pages: PagesServer) ->
     pages.pages["/loop"] = Page("", status=302, headers={"Location": "/loop"})
 
     with pytest.raises(PermanentCaptureError, match=r"^The page redirects in a loop \(ERR_TOO_MANY_REDIRECTS\)$"):
-        browser.capture(pages.url("/loop"), [1024])
+        browser.capture(CaptureRequest(pages.url("/loop"), [1024]))
 
 
 @pytest.mark.parametrize("trigger", ["scroll", "resize", "timer"])
@@ -133,7 +133,7 @@ def test_a_page_that_navigates_to_a_refused_address_while_being_shot_is_captured
 
     with BrowserPool(CaptureSettings()) as pool:
         started = time.monotonic()
-        shots = pool.capture(pages.url("/"), [375, 768, 1024, 1440])
+        shots = pool.capture(CaptureRequest(pages.url("/"), [375, 768, 1024, 1440]))
         elapsed = time.monotonic() - started
 
     assert elapsed < 20
@@ -153,7 +153,7 @@ def test_a_page_that_moves_itself_on_to_a_refused_address_while_loading_fails_fo
     with pytest.raises(
         PermanentCaptureError, match=r"^The page moved on to an address that could not be loaded \(ERR_UNSAFE_PORT\)$"
     ):
-        browser.capture(pages.url("/"), [375, 1024])
+        browser.capture(CaptureRequest(pages.url("/"), [375, 1024]))
 
 
 def test_a_page_whose_script_never_ends_fails_for_good_within_the_load_timeout(pages: PagesServer) -> None:
@@ -162,7 +162,7 @@ def test_a_page_whose_script_never_ends_fails_for_good_within_the_load_timeout(p
     with Browser(CaptureSettings(page_load_timeout=3)) as browser:
         started = time.monotonic()
         with pytest.raises(PermanentCaptureError, match=r"^The page kept the browser busy for too long$"):
-            browser.capture(pages.url("/"), [1024])
+            browser.capture(CaptureRequest(pages.url("/"), [1024]))
         assert time.monotonic() - started < 3 + 5
 
 
@@ -174,7 +174,7 @@ def test_a_page_that_hangs_the_browser_while_being_shot_fails_for_good_and_the_b
     try:
         started = time.monotonic()
         with pytest.raises(PermanentCaptureError, match=r"^The page kept the browser busy for too long$"):
-            browser.capture(pages.url("/"), [1024])
+            browser.capture(CaptureRequest(pages.url("/"), [1024]))
         assert time.monotonic() - started < 3 + 10
     finally:
         closing = time.monotonic()
@@ -189,7 +189,7 @@ def test_resource_urls_the_engine_cannot_parse_do_not_fail_the_capture(browser: 
         '<link rel="stylesheet" href="http://user:secret@127.0.0.1:99999/style.css">'
     )
 
-    phone, desktop = browser.capture(pages.url("/"), [375, 1024])
+    phone, desktop = browser.capture(CaptureRequest(pages.url("/"), [375, 1024]))
 
     assert looks_like(colour_at(phone, 180, 700), GREEN)
     assert looks_like(colour_at(desktop, 500, 700), GREEN)

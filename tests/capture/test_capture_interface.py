@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from heatmap_app.capture import Browser, CaptureSettings, Shot, capture, capture_to_directory
+from heatmap_app.capture import Browser, CaptureRequest, CaptureSettings, Shot, capture, capture_to_directory
 from tests.capture.pixels import RED, colour_at, looks_like
 from tests.capture.servers import RecordingProxy
 from tests.support.site import Site
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_shots_come_back_in_the_order_asked_without_duplicates(browser: Browser, page_server: Site) -> None:
-    shots = browser.capture(page_server.url("hero-100vh.html"), [1024, 320, 1024, 375])
+    shots = browser.capture(CaptureRequest(page_server.url("hero-100vh.html"), [1024, 320, 1024, 375]))
 
     assert [shot.width for shot in shots] == [1024, 320, 375]
     assert [Image.open(io.BytesIO(shot.jpeg)).size for shot in shots] == [(1024, 2000), (320, 2000), (375, 2000)]
@@ -30,7 +30,7 @@ def test_the_page_is_loaded_once_for_the_phone_widths_and_once_for_the_others(
 ) -> None:
     served_before = len(page_server.times_served("mobile-layout.html"))
 
-    browser.capture(page_server.url("mobile-layout.html"), [320, 375, 425, 768, 1024, 1440, 1920])
+    browser.capture(CaptureRequest(page_server.url("mobile-layout.html"), [320, 375, 425, 768, 1024, 1440, 1920]))
 
     assert len(page_server.times_served("mobile-layout.html")) - served_before == 2
 
@@ -40,8 +40,7 @@ def test_each_shot_is_handed_over_as_soon_as_it_is_taken(browser: Browser, page_
     served_before = len(page_server.times_served("hero-100vh.html"))
 
     shots = browser.capture(
-        page_server.url("hero-100vh.html"),
-        [320, 1024],
+        CaptureRequest(page_server.url("hero-100vh.html"), [320, 1024]),
         on_shot=lambda shot: handed_over.append((time.monotonic(), shot)),
     )
 
@@ -56,7 +55,7 @@ def test_capture_to_directory_writes_one_jpeg_per_width_and_returns_the_summary(
 ) -> None:
     url = page_server.url("hero-100vh.html")
 
-    summary = capture_to_directory(url, [320, 1024], tmp_path / "shots", CaptureSettings())
+    summary = capture_to_directory(CaptureRequest(url, [320, 1024]), tmp_path / "shots", CaptureSettings())
 
     assert summary["url"] == url
     assert 0 < summary["seconds"] < 30
@@ -74,7 +73,7 @@ def test_every_request_goes_through_the_configured_proxy_loopback_included(
 ) -> None:
     url = page_server.url("lazy-images.html")
 
-    [shot] = capture(url, [1024], CaptureSettings(proxy_server=recording_proxy.address))
+    [shot] = capture(CaptureRequest(url, [1024]), CaptureSettings(proxy_server=recording_proxy.address))
 
     assert url in recording_proxy.requested_urls
     assert page_server.url("images/magenta.svg") in recording_proxy.requested_urls
@@ -85,7 +84,7 @@ def test_a_remote_webdriver_such_as_a_selenium_grid_can_drive_the_browser(
     page_server: Site, remote_webdriver_url: str
 ) -> None:
     with Browser(CaptureSettings(remote_url=remote_webdriver_url)) as remote:
-        phone, desktop = remote.capture(page_server.url("hero-100vh.html"), [320, 1024])
+        phone, desktop = remote.capture(CaptureRequest(page_server.url("hero-100vh.html"), [320, 1024]))
         assert remote.process_group_id is None
 
     assert (phone.width, desktop.width) == (320, 1024)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from heatmap_app.capture import Browser, BrowserPool, CaptureSettings
+from heatmap_app.capture import Browser, BrowserPool, CaptureRequest, CaptureSettings
 from tests.capture.pixels import BLUE, GREEN, colour_at, looks_like
 from tests.capture.servers import Page, PagesServer
 
@@ -47,8 +47,8 @@ def test_a_popup_of_one_customer_cannot_deface_the_next_customers_capture(pages:
     pages.pages["/customer-b"] = CUSTOMER_B_PAGE
 
     with BrowserPool(CaptureSettings()) as pool:
-        [customer_a] = pool.capture(pages.url("/customer-a"), [1024])
-        customer_b = pool.capture(pages.url("/customer-b"), [375, 1024])
+        [customer_a] = pool.capture(CaptureRequest(pages.url("/customer-a"), [1024]))
+        customer_b = pool.capture(CaptureRequest(pages.url("/customer-b"), [375, 1024]))
 
     assert looks_like(colour_at(customer_a, 500, 100), BLUE)
     assert_is_customer_b(customer_b, [375, 1024])
@@ -65,8 +65,8 @@ def test_a_late_alert_of_one_customer_does_not_fail_the_next_customers_capture(
     other_pages.pages["/"] = CUSTOMER_B_PAGE
 
     with BrowserPool(CaptureSettings()) as pool:
-        pool.capture(pages.url("/"), [1024])
-        customer_b = pool.capture(other_pages.url("/"), [375, 1024])
+        pool.capture(CaptureRequest(pages.url("/"), [1024]))
+        customer_b = pool.capture(CaptureRequest(other_pages.url("/"), [375, 1024]))
         assert pool.process_group_id is not None, "the same warm browser served both"
 
     assert_is_customer_b(customer_b, [375, 1024])
@@ -80,7 +80,7 @@ def test_a_page_opens_no_window_even_from_a_click_of_the_engine(browser: Browser
         "<script>window.open('/popup'); setTimeout(() => window.open('/popup', '_blank'), 50);</script></body>"
     )
 
-    [shot] = browser.capture(pages.url("/"), [1024], block_consent_modals=True)
+    [shot] = browser.capture(CaptureRequest(pages.url("/"), [1024], block_consent_modals=True))
 
     assert looks_like(colour_at(shot, 500, 700), GREEN)
     assert "/popup" not in pages.requested

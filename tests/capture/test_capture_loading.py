@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from heatmap_app.capture import Browser, CaptureSettings, PermanentCaptureError, TransientCaptureError
+from heatmap_app.capture import Browser, CaptureRequest, CaptureSettings, PermanentCaptureError, TransientCaptureError
 from tests.capture.pixels import GREEN, colour_at, looks_like
 from tests.support.site import Site
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 def test_requests_that_never_answer_do_not_hold_the_capture(browser: Browser, page_server: Site) -> None:
     started = time.monotonic()
-    [shot] = browser.capture(page_server.url("hanging-requests.html"), [1024])
+    [shot] = browser.capture(CaptureRequest(page_server.url("hanging-requests.html"), [1024]))
 
     assert time.monotonic() - started < 3
     assert looks_like(colour_at(shot, 500, 400), GREEN)
@@ -25,7 +25,7 @@ def test_requests_that_never_answer_do_not_hold_the_capture(browser: Browser, pa
 def test_an_image_that_never_answers_is_given_up_after_the_resources_timeout(page_server: Site) -> None:
     with Browser(CaptureSettings(resources_timeout=1)) as impatient:
         started = time.monotonic()
-        phone, desktop = impatient.capture(page_server.url("hanging-image.html"), [320, 1024])
+        phone, desktop = impatient.capture(CaptureRequest(page_server.url("hanging-image.html"), [320, 1024]))
         elapsed = time.monotonic() - started
 
     # One bounded wait for each of the two page loads (phone, desktop), plus the work itself.
@@ -37,7 +37,7 @@ def test_an_image_that_never_answers_is_given_up_after_the_resources_timeout(pag
 def test_a_request_that_failed_in_the_first_load_is_not_waited_for_in_the_second(
     browser: Browser, page_server: Site
 ) -> None:
-    phone, desktop = browser.capture(page_server.url("failing-stylesheet.html"), [320, 1024])
+    phone, desktop = browser.capture(CaptureRequest(page_server.url("failing-stylesheet.html"), [320, 1024]))
 
     assert len(page_server.times_served("fail-slowly/theme.css")) == 1
     assert looks_like(colour_at(phone, 160, 400), GREEN)
@@ -51,7 +51,7 @@ def test_an_error_answer_fails_permanently_naming_the_status(
     browser: Browser, page_server: Site, status: int, reason: str
 ) -> None:
     with pytest.raises(PermanentCaptureError) as failure:
-        browser.capture(page_server.url(f"status/{status}"), [1024])
+        browser.capture(CaptureRequest(page_server.url(f"status/{status}"), [1024]))
 
     assert str(failure.value) == f"The page answered {reason}"
     assert failure.value.permanent
@@ -68,14 +68,15 @@ def test_a_navigation_the_url_guard_refused_fails_permanently_with_the_guards_re
 
     url = page_server.url("status/403")
     with pytest.raises(PermanentCaptureError, match=r"^Blocked: 10\.0\.0\.1 is a private address$"):
-        browser.capture(url, [1024], explain_navigation_failure=explain)
+        browser.capture(CaptureRequest(url, [1024]), explain_navigation_failure=explain)
     assert asked_about == [url]
 
 
 def test_the_url_guard_is_not_consulted_for_a_page_that_loaded(browser: Browser, page_server: Site) -> None:
     asked_about: list[str] = []
 
-    browser.capture(page_server.url("hero-100vh.html"), [1024], explain_navigation_failure=asked_about.append)
+    browser.capture(CaptureRequest(page_server.url("hero-100vh.html"), [1024]),
+                    explain_navigation_failure=asked_about.append)
 
     assert asked_about == []
 
@@ -86,7 +87,8 @@ def test_an_unreachable_server_fails_transiently(browser: Browser) -> None:
         closed_port = unused.getsockname()[1]
 
     with pytest.raises(TransientCaptureError, match=r"could not be reached \(ERR_CONNECTION_REFUSED\)") as failure:
-        browser.capture(f"http://127.0.0.1:{closed_port}/", [1024], explain_navigation_failure=lambda url: None)
+        browser.capture(CaptureRequest(f"http://127.0.0.1:{closed_port}/", [1024]),
+                        explain_navigation_failure=lambda url: None)
     assert not failure.value.permanent
 
 
@@ -94,7 +96,7 @@ def test_a_page_that_never_answers_fails_transiently_after_the_page_load_timeout
     with Browser(CaptureSettings(page_load_timeout=1)) as impatient:
         started = time.monotonic()
         with pytest.raises(TransientCaptureError, match="did not answer within 1 seconds"):
-            impatient.capture(page_server.url("hang/page.html"), [1024])
+            impatient.capture(CaptureRequest(page_server.url("hang/page.html"), [1024]))
         assert time.monotonic() - started < 2
 
 
@@ -102,11 +104,11 @@ def test_a_screenshot_over_the_byte_cap_is_retried_at_a_lower_quality(
     browser: Browser, page_server: Site
 ) -> None:
     url = page_server.url("lazy-images.html")
-    [full_quality] = browser.capture(url, [1024])
+    [full_quality] = browser.capture(CaptureRequest(url, [1024]))
     cap = len(full_quality.jpeg) - 1
 
     with Browser(CaptureSettings(max_bytes=cap)) as capped:
-        [smaller] = capped.capture(url, [1024])
+        [smaller] = capped.capture(CaptureRequest(url, [1024]))
 
     assert len(smaller.jpeg) <= cap
     assert (smaller.width, smaller.height) == (full_quality.width, full_quality.height)
@@ -115,4 +117,4 @@ def test_a_screenshot_over_the_byte_cap_is_retried_at_a_lower_quality(
 def test_a_page_too_large_even_at_the_lowest_quality_fails_permanently(page_server: Site) -> None:
     with Browser(CaptureSettings(max_bytes=1_000)) as capped:
         with pytest.raises(PermanentCaptureError, match=r"too large: its 1024 px screenshot is over 1,000 bytes"):
-            capped.capture(page_server.url("lazy-images.html"), [1024])
+            capped.capture(CaptureRequest(page_server.url("lazy-images.html"), [1024]))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from heatmap_app.capture import Browser, CaptureError, CaptureSettings, Shot, capture
+from heatmap_app.capture import Browser, CaptureError, CaptureRequest, CaptureSettings, Shot, capture
 from tests.capture.processes import LiveProcess, live_processes
 from tests.support.site import Site
 
@@ -74,7 +74,7 @@ def test_twenty_captures_leave_no_chrome_or_chromedriver_behind(page_server: Sit
         shots.append(shot)
 
     def capture_once(_: int) -> None:
-        capture(page_server.url("hero-100vh.html"), [1024], CaptureSettings(), on_shot=on_shot)
+        capture(CaptureRequest(page_server.url("hero-100vh.html"), [1024]), CaptureSettings(), on_shot=on_shot)
 
     # Two at a time, as two workers on this two-core machine would.
     with ThreadPoolExecutor(max_workers=2) as workers:
@@ -96,8 +96,7 @@ def test_a_failed_capture_leaves_no_process_behind(page_server: Site, page: str)
 
     with pytest.raises(CaptureError):
         capture(
-            page_server.url(page),
-            [1024],
+            CaptureRequest(page_server.url(page), [1024]),
             CaptureSettings(page_load_timeout=1),
             explain_navigation_failure=explain_and_note,
         )
@@ -109,7 +108,7 @@ def test_a_failed_capture_leaves_no_process_behind(page_server: Site, page: str)
 def test_every_chrome_process_is_in_the_process_group_a_supervisor_can_kill(page_server: Site) -> None:
     browser = Browser(CaptureSettings())
     try:
-        browser.capture(page_server.url("hero-100vh.html"), [1024])
+        browser.capture(CaptureRequest(page_server.url("hero-100vh.html"), [1024]))
         profile = browser.user_data_dir
         chrome_processes = [p for p in live_processes() if profile in p.command_line]
         assert chrome_processes
@@ -167,7 +166,7 @@ def temporary_folders_of(processes: list[LiveProcess]) -> set[str | None]:
 
 def test_chrome_and_chromedriver_keep_their_temporary_folders_in_the_profile(page_server: Site) -> None:
     with Browser(CaptureSettings()) as browser:
-        browser.capture(page_server.url("hero-100vh.html"), [1024])
+        browser.capture(CaptureRequest(page_server.url("hero-100vh.html"), [1024]))
         profile = Path(browser.user_data_dir)
         # chromedriver and Chrome's browser process: its helpers start with an emptied environment.
         in_group = [p for p in live_processes() if p.process_group_id == browser.process_group_id]

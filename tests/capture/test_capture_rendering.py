@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from heatmap_app.capture import Browser, Shot
+from heatmap_app.capture import Browser, CaptureRequest, Shot
 from tests.capture.pixels import (
     BLUE,
     CYAN,
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.browser
 
 
 def capture_one(browser: Browser, page_server: Site, page: str, width: int, **options: bool) -> Shot:
-    [shot] = browser.capture(page_server.url(page), [width], **options)
+    [shot] = browser.capture(CaptureRequest(page_server.url(page), [width], **options))
     return shot
 
 
@@ -61,7 +61,7 @@ def test_lazy_images_of_every_kind_are_loaded_before_the_shot(browser: Browser, 
 def test_lazy_content_that_appears_only_at_a_later_width_is_loaded_for_that_width(
     browser: Browser, page_server: Site
 ) -> None:
-    narrow, wide = browser.capture(page_server.url("lazy-images.html"), [768, 1024])
+    narrow, wide = browser.capture(CaptureRequest(page_server.url("lazy-images.html"), [768, 1024]))
 
     assert looks_like(colour_at(narrow, 200, 6150), WHITE), "hidden below 900 px"
     assert looks_like(colour_at(wide, 200, 6150), GREEN)
@@ -81,7 +81,7 @@ def test_a_phone_width_gets_touch_a_mobile_user_agent_and_the_mobile_layout(
 def test_a_desktop_width_after_a_phone_width_gets_no_touch_and_the_desktop_layout(
     browser: Browser, page_server: Site
 ) -> None:
-    phone, desktop = browser.capture(page_server.url("mobile-layout.html"), [320, 1024])
+    phone, desktop = browser.capture(CaptureRequest(page_server.url("mobile-layout.html"), [320, 1024]))
 
     assert looks_like(colour_at(phone, 160, 50), GREEN)
     assert looks_like(colour_at(desktop, 500, 50), RED)

@@ -72,3 +72,17 @@ def test_the_caption_strip_says_what_is_shown() -> None:
     strip = picture.crop((0, 1200, 800, 1200 + CAPTION_HEIGHT))
     assert len(strip.getcolors(maxcolors=100_000) or ()) > 10  # text on the dark strip
     assert distance(picture.getpixel((400, 600)), SHOT_COLOUR) < 6  # nothing painted without data
+
+
+def test_a_retina_screenshot_is_painted_at_its_css_size_with_the_points_where_they_belong(tmp_path: Path) -> None:
+    retina = tmp_path / "retina.jpg"
+    retina.write_bytes(jpeg(1600, 2400))  # the 800 × 1200 CSS px page at device scale factor 2
+    data = overlay(points=[HeatmapPoint(pointer_target_fixed=False, pointer_relative_x=0.25, pointer_y=300, count=10)],
+                   total=10, max_count=10)
+
+    picture = png_pixels(render_png(retina, data, opacity=1.0))
+
+    assert picture.size == (800, 1200 + CAPTION_HEIGHT)
+    red, green, blue = picture.getpixel((200, 300))
+    assert red > 240 and green < 30 and blue < 30
+    assert distance(picture.getpixel((400, 600))) < 6

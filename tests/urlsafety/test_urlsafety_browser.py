@@ -23,6 +23,7 @@ import pytest
 from heatmap_app.capture import (
     Browser,
     BrowserPool,
+    CaptureRequest,
     CaptureSettings,
     PermanentCaptureError,
     capture,
@@ -105,7 +106,8 @@ def world(server_pair):
 
 def test_public_page_captured_and_internal_server_gets_nothing(world):
     guard, public, internal, _, settings = world
-    shots = capture(f"{public.origin}/", [800], settings, explain_navigation_failure=guard.blocked_reason)
+    shots = capture(CaptureRequest(f"{public.origin}/", [800]), settings,
+                    explain_navigation_failure=guard.blocked_reason)
     assert len(shots) == 1 and shots[0].jpeg[:2] == b"\xff\xd8" and shots[0].height >= 1200
 
     assert internal.requests == [] and internal.connections == 0
@@ -132,11 +134,12 @@ def test_public_page_captured_and_internal_server_gets_nothing(world):
 def test_blocked_main_navigation_fails_with_a_clear_reason(world):
     guard, public, internal, _, settings = world
     with pytest.raises(PermanentCaptureError) as info:
-        capture(f"{internal.origin}/", [800], settings, explain_navigation_failure=guard.blocked_reason)
+        capture(CaptureRequest(f"{internal.origin}/", [800]), settings, explain_navigation_failure=guard.blocked_reason)
     assert "Blocked" in str(info.value) and "127.0.0.2 is loopback" in str(info.value)
     # a redirect of the main navigation to an internal address fails the capture the same way
     with pytest.raises(PermanentCaptureError) as info:
-        capture(f"{public.origin}/redirect-internal", [800], settings, explain_navigation_failure=guard.blocked_reason)
+        capture(CaptureRequest(f"{public.origin}/redirect-internal", [800]), settings,
+                explain_navigation_failure=guard.blocked_reason)
     assert "Blocked" in str(info.value) and "loopback" in str(info.value)
     assert internal.requests == [] and internal.connections == 0
 
@@ -144,7 +147,8 @@ def test_blocked_main_navigation_fails_with_a_clear_reason(world):
 def test_a_page_refreshing_itself_to_an_internal_address_fails_and_reaches_nothing(world):
     guard, public, internal, _, settings = world
     with pytest.raises(PermanentCaptureError) as info:
-        capture(f"{public.origin}/meta-refresh", [800], settings, explain_navigation_failure=guard.blocked_reason)
+        capture(CaptureRequest(f"{public.origin}/meta-refresh", [800]), settings,
+                explain_navigation_failure=guard.blocked_reason)
     assert "Blocked" in str(info.value) and "loopback" in str(info.value)  # not a screenshot of the refusal
     assert internal.requests == [] and internal.connections == 0
 
@@ -152,7 +156,7 @@ def test_a_page_refreshing_itself_to_an_internal_address_fails_and_reaches_nothi
 def test_dns_rebinding_reaches_nothing_internal(world):
     guard, public, internal, resolver, settings = world
     port = public.port
-    shots = capture(f"http://rebind.test:{port}/rebind", [800], settings,
+    shots = capture(CaptureRequest(f"http://rebind.test:{port}/rebind", [800]), settings,
                     explain_navigation_failure=guard.blocked_reason)
     assert len(shots) == 1
     # the main document was checked against the first (public) answer and fetched from exactly it
@@ -268,8 +272,8 @@ def test_webrtc_sends_no_udp_and_reaches_the_victim_only_through_the_guard(slow_
             with Browser(CaptureSettings(proxy_server=guard.url)) as browser:
                 command_line = chrome_command_line(browser.user_data_dir)
                 preferences = json.loads((Path(browser.user_data_dir) / "Default" / "Preferences").read_text())
-                browser.capture(f"{public.origin}/", [800])
-                browser.capture(f"{public.origin}/", [800])  # a warm browser, as a worker's
+                browser.capture(CaptureRequest(f"{public.origin}/", [800]))
+                browser.capture(CaptureRequest(f"{public.origin}/", [800]))  # a warm browser, as a worker's
             blocked = [target for target, _ in guard.blocked_requests]
     finally:
         victim.close()
@@ -336,7 +340,7 @@ def test_a_pages_forged_mdns_candidate_sends_no_multicast_lookup(slow_page_serve
         assert any(probe_name in datagram for datagram in heard), "the listener hears the mDNS group"
 
         with GuardProxy(parse_allow_hosts(f"{PUBLIC_IP}:{public.port}"), resolve=MapResolver({})) as guard:
-            capture(f"{public.origin}/", [800], CaptureSettings(proxy_server=guard.url))
+            capture(CaptureRequest(f"{public.origin}/", [800]), CaptureSettings(proxy_server=guard.url))
     finally:
         listener.close()
         victim.close()
@@ -360,7 +364,7 @@ def test_the_guard_sees_no_host_but_the_pages_own(server_pair):
     with GuardProxy(parse_allow_hosts(f"{PUBLIC_IP}:{port}"), resolve=resolver) as guard:
         with BrowserPool(CaptureSettings(proxy_server=guard.url)) as pool:
             for _ in range(3):
-                pool.capture(f"http://public.test:{port}/", [375, 1024],
+                pool.capture(CaptureRequest(f"http://public.test:{port}/", [375, 1024]),
                              explain_navigation_failure=guard.blocked_reason)
 
     # Every name the guard looked up, and every request it refused (update checks, sign-in, search
