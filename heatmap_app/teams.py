@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import smtplib
-from collections.abc import Mapping
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app
@@ -30,6 +27,7 @@ from heatmap_app.accounts import (
     normalise_email,
 )
 from heatmap_app.extensions import db
+from heatmap_app.mail import send_mail
 from heatmap_app.models import Organization, OrganizationInvite, OrganizationMembership, Project, User
 from heatmap_app.models.base import utcnow
 
@@ -197,32 +195,17 @@ def invite(organization: Organization, actor: User, email: Any, level: str = MEM
 
 
 def send_invite_mail(record: OrganizationInvite, link: str) -> bool:
-    """Mail the link when SMTP_HOST is set; whether a mail went out. A mail server that fails is logged, not fatal:
-    the admin has the link on screen anyway."""
-    config: Mapping[str, Any] = current_app.config
-    if not config.get("SMTP_HOST"):
-        return False
-    message = EmailMessage()
-    message["From"] = config["SMTP_FROM"]
-    message["To"] = record.target_email
-    message["Subject"] = f"Join {record.organization.name} on Heatmaps"
-    message.set_content(
+    """Mail the link when SMTP_HOST is set; whether a mail went out (the admin has the link on screen anyway)."""
+    sent = send_mail(
+        record.target_email,
+        f"Join {record.organization.name} on Heatmaps",
         f"{record.created_by.email if record.created_by else 'An admin'} invites you to "
-        f"{record.organization.name}.\n\nAccept: {link}\n\nThe link works once, until {record.expires_at:%Y-%m-%d %H:%M} UTC."
+        f"{record.organization.name}.\n\nAccept: {link}\n\nThe link works once, until {record.expires_at:%Y-%m-%d %H:%M} UTC.",
     )
-    try:
-        with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=10) as smtp:
-            if config.get("SMTP_STARTTLS"):
-                smtp.starttls()
-            if config.get("SMTP_USERNAME"):
-                smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
-            smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as error:
-        current_app.logger.warning("Invitation mail to %s not sent: %s", record.target_email, error)
-        return False
-    record.emailed = True
-    db.session.commit()
-    return True
+    if sent:
+        record.emailed = True
+        db.session.commit()
+    return sent
 
 
 def pending_invites(organization: Organization) -> list[OrganizationInvite]:

@@ -8,6 +8,7 @@ from flask import current_app
 
 from heatmap_app import heatmaps
 from heatmap_app.extensions import db
+from heatmap_app.mail import mail_enabled, send_mail
 from heatmap_app.history.runs import record_change
 from heatmap_app.history.schedule import schedule_recapture
 from heatmap_app.history.schemas import ChangeWebhookPayload
@@ -34,9 +35,24 @@ def compare_run(heatmap_id: str, generation: int) -> str:
                 return "unchanged"
             if run.heatmap.change_webhook_url:
                 enqueue_change_webhook(heatmap_id, generation)
+            mail_change(run)
             return "changed"
         finally:
             end_session()
+
+
+def mail_change(run: CaptureRun) -> bool:
+    """Tell the heatmap's creator by mail, when SMTP_HOST is set; whether a mail went out."""
+    heatmap = run.heatmap
+    if heatmap.created_by is None or not mail_enabled():
+        return False
+    return send_mail(
+        heatmap.created_by.email,
+        f"The page changed: {heatmap.name or heatmap.url}",
+        f"Capture #{run.generation} of {heatmap.url} differs from capture #{run.compared_with_generation} "
+        f"on {run.changed_share * 100:.1f}% of the page (height {run.height_change:+d} px).\n\n"
+        "Compare the two on the heatmap's History page.",
+    )
 
 
 def send_change_webhook(heatmap_id: str, generation: int) -> str:
