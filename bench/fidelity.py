@@ -36,7 +36,7 @@ from selenium import webdriver
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from heatmap_app.capture import Browser, CaptureSettings  # noqa: E402
+from heatmap_app.capture import Browser, CaptureRequest, CaptureSettings  # noqa: E402
 from tests.support.site import serve_site  # noqa: E402
 
 CHROME = "/usr/bin/chromium"
@@ -186,7 +186,7 @@ def reference(driver: webdriver.Chrome, url: str, width: int, block_consent: boo
 
 
 def ours(browser: Browser, url: str, widths: list[int], block_consent: bool) -> dict[int, Capture]:
-    shots = browser.capture(url, widths, block_consent_modals=block_consent)
+    shots = browser.capture(CaptureRequest(url, widths, block_consent_modals=block_consent))
     return {shot.width: Capture(shot.page_height, Image.open(io.BytesIO(shot.jpeg)).convert("RGB")) for shot in shots}
 
 

@@ -24,7 +24,13 @@ from sqlalchemy import select
 from heatmap_app import secretbox
 from heatmap_app.capture.request import DEVICE_SCALE_FACTORS, MAX_WAIT_SECONDS, Cookie
 from heatmap_app.extensions import db
-from heatmap_app.heatmap_schemas import MAX_COOKIES, MAX_HEADERS, MAX_HIDE_SELECTORS, MAX_SELECTOR_LENGTH, MAX_VALUE_LENGTH
+from heatmap_app.heatmap_schemas import (
+    MAX_COOKIES,
+    MAX_HEADERS,
+    MAX_HIDE_SELECTORS,
+    MAX_SELECTOR_LENGTH,
+    MAX_VALUE_LENGTH,
+)
 from heatmap_app.models import SavedHeatmap
 
 MAX_NAME_LENGTH = 200

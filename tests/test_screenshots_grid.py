@@ -24,7 +24,7 @@ from urllib.request import urlopen
 import pytest
 from PIL import ImageChops
 
-from heatmap_app.capture import CaptureSettings, PermanentCaptureError, capture
+from heatmap_app.capture import CaptureRequest, CaptureSettings, PermanentCaptureError, capture
 from heatmap_app.config import testing_config as app_config_for
 from heatmap_app.screenshots import WarmCapturer, guard_proxy
 from heatmap_app.urlsafety import GuardProxy, parse_allow_hosts
@@ -136,7 +136,8 @@ def test_the_grid_node_captures_the_same_screenshots_as_local_chrome(grid: Grid,
     local, remote = WarmCapturer(local_config), WarmCapturer(grid_config(tmp_path / "grid", grid, site.host))
     try:
         for page, widths in PAGES_AND_WIDTHS:
-            here, there = local.capture(site.url(page), widths), remote.capture(site.url(page), widths)
+            request = CaptureRequest(site.url(page), widths)
+            here, there = local.capture(request), remote.capture(request)
             for near, far in zip(here, there, strict=True):
                 assert (far.width, far.height) == (near.width, near.height)
                 # The same Chromium and fonts on both "machines": the same pixels, to the last one.
@@ -190,11 +191,13 @@ def test_the_node_chrome_reaches_nothing_internal_rebinding_included(grid: Grid,
         settings = CaptureSettings(remote_url=grid.url, proxy_server=guard.url, page_load_timeout=15,
                                    resources_timeout=3)
         # The first answer for rebind.test is public: the main document comes from exactly that address.
-        shots = capture(f"http://rebind.test:{port}/", [800], settings, explain_navigation_failure=guard.blocked_reason)
+        shots = capture(CaptureRequest(f"http://rebind.test:{port}/", [800]), settings,
+                        explain_navigation_failure=guard.blocked_reason)
         assert len(shots) == 1 and shots[0].height >= 900
         assert ("GET", "/", f"rebind.test:{port}") in public.requests
         with pytest.raises(PermanentCaptureError, match="Blocked: .*127.0.0.2 is loopback"):
-            capture(f"{public.origin}/redirect", [800], settings, explain_navigation_failure=guard.blocked_reason)
+            capture(CaptureRequest(f"{public.origin}/redirect", [800]), settings,
+                    explain_navigation_failure=guard.blocked_reason)
 
     refused = {target for target, _ in guard.blocked_requests}
     assert {targets["internal"], targets["node-loopback"], targets["hub"], targets["rebind"]} <= refused

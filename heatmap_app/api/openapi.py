@@ -345,55 +345,6 @@ def _interaction_paths(tag: str) -> dict[str, Any]:
 
 
 
-def _interaction_paths(tag: str) -> dict[str, Any]:
-    def operation(operation_id: str, summary: str, responses: dict[str, Any], model: type[BaseModel]) -> Any:
-        return {"operationId": f"{tag}_{operation_id}", "summary": summary, "tags": [tag], "security": READ,
-                "parameters": query_parameters(model), "responses": {**responses, **ERRORS}}
-
-    return {
-        "/heatmaps/": {
-            "parameters": [PROJECT_ID],
-            "get": operation(
-                "heatmaps_list",
-                "Heatmap data of the project's pages: positions hottest first with the fold summary, or for "
-                "type=scrolldepth the scroll-depth buckets.",
-                {"200": {
-                    **_json({"anyOf": [_ref("HeatmapResponse"), _ref("ScrollDepthResponse")]},
-                            "Points (click, rageclick, deadclick, mousemove) or scroll-depth buckets."),
-                    "headers": {"Cache-Control": {"schema": {"type": "string"}, "required": True}},
-                }},
-                HeatmapQuery,
-            ),
-        },
-        "/heatmaps/events/": {
-            "parameters": [PROJECT_ID],
-            "get": operation(
-                "heatmaps_events_list", "The interactions behind some positions, newest first: who clicked there.",
-                {"200": _json(_ref("HeatmapEventsResponse"), "One page of interactions.")},
-                HeatmapEventsQuery,
-            ),
-        },
-        "/heatmap_screenshots/{id}/overlay": {
-            "parameters": [PROJECT_ID, {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "get": {
-                **operation(
-                    "heatmap_screenshots_overlay_retrieve",
-                    "Our extension, not in PostHog: the screenshot nearest `width` painted with its heatmap data "
-                    "(the heatmap's data_url, viewports within width_tolerance) as a PNG.",
-                    {"200": {
-                        "description": "The PNG, with a caption strip below the screenshot.",
-                        "headers": {name: {"schema": {"type": "string"}, "required": True}
-                                    for name in ("Content-Disposition", "Cache-Control")},
-                        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
-                    }},
-                    OverlayQuery,
-                ),
-                "tags": [tag, "extensions"],
-            },
-        },
-    }
-
-
 def _account_operation(operation_id: str, summary: str, tag: str, model: str | None, *, status: str = "200",
                        body: str | None = None, security: list[Any] | None = None) -> dict[str, Any]:
     answer = _json(_ref(model), summary) if model else {"description": summary}

@@ -404,9 +404,9 @@ def test_a_blocked_https_redirect_fails_as_blocked(tls_server):
             # The test's own certificate; the service's browsers keep checking certificates.
             browser._devtools.call("Security.setIgnoreCertificateErrors", {"ignore": True})
             origin = f"https://{PUBLIC_IP}:{port}"
-            assert browser.capture(f"{origin}/", [800], explain_navigation_failure=guard.blocked_reason)
+            assert browser.capture(CaptureRequest(f"{origin}/", [800]), explain_navigation_failure=guard.blocked_reason)
             with pytest.raises(PermanentCaptureError) as info:
-                browser.capture(f"{origin}/go", [800], explain_navigation_failure=guard.blocked_reason)
+                browser.capture(CaptureRequest(f"{origin}/go", [800]), explain_navigation_failure=guard.blocked_reason)
     # The guard saw only a tunnel to 127.0.0.1 and then one to 127.0.0.2, which it refused.
     assert str(info.value) == f"Blocked: The address {INTERNAL_IP} is loopback and cannot be captured."
     assert guard.blocked_requests == [(f"{INTERNAL_IP}:{port}", str(info.value).removeprefix("Blocked: "))]
