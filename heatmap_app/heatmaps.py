@@ -410,13 +410,17 @@ def create_heatmap(
     )
     scheduled = _apply_alerting(heatmap, fields)
     check_create_rate_limit(user)
+    carried: list[HeatmapSnapshot] = []
     if heatmap.type == "screenshot" and heatmap.capture_settings is None:
         heatmap = _promoted_prewarm(project, heatmap)
+        carried = list(heatmap.snapshots)  # a prewarm's preview: the same page, served until the capture replaces it
     else:
         heatmap.short_id = new_short_id(project)
         db.session.add(heatmap)
     if heatmap.type == "screenshot":
         start_capture(heatmap, "create")
+    for snapshot in carried:
+        snapshot.generation = heatmap.capture_generation
     db.session.commit()
     if heatmap.type == "screenshot":
         enqueue(heatmap)

@@ -33,7 +33,7 @@ from heatmap_app.accounts import PROJECT_TOKEN_PREFIX, find_user_by_email
 from heatmap_app.config import config_from_environment
 from heatmap_app.extensions import db
 from heatmap_app.models import Project
-from tests.support.site import serve_site
+from tests.support.site import Site, serve_site
 from tests.web.browser import PROJECT_ROOT, BurstWorker, serve_app, start_chrome
 
 PAGES = PROJECT_ROOT / "tests" / "web" / "pages"
@@ -134,13 +134,14 @@ def run(out: Path, redis_url: str) -> list[Path]:
         try:
             with serve_app(app) as base_url:
                 camera = Photographer(driver, base_url, out)
-                shoot_every_page(camera, app, site)
+                shoot_every_page(camera, app, served)
                 return camera.saved
         finally:
             driver.quit()
 
 
-def shoot_every_page(camera: Photographer, app: Flask, site: str) -> None:
+def shoot_every_page(camera: Photographer, app: Flask, served: Site) -> None:
+    site = served.host
     camera.open("/signup")
     camera.shoot("signup")
     camera.fill({"first_name": "Maya", "email": EMAIL, "password": PASSWORD, "organization_name": "Acme"})
@@ -193,6 +194,32 @@ def shoot_every_page(camera: Photographer, app: Flask, site: str) -> None:
     camera.wait_for("#confirm-dialog[open]")
     camera.shoot("heatmap-delete-confirm", full_page=False)
     camera.click("#confirm-dialog button[value=cancel]")
+
+    # A page that changed between two captures: its history and the three compare views.
+    create_heatmap(camera, f"http://{site}/changing-page", "Campaign page", preset="desktop")
+    worker = BurstWorker(app)
+    worker.start()
+    worker.finish()
+    served.variant = "b"
+    camera.driver.refresh()
+    camera.click(".detail-actions form[action$=regenerate] button")
+    worker = BurstWorker(app)
+    worker.start()
+    worker.finish()
+    camera.click(".detail-actions a[href$=history]")
+    camera.wait_for("#runs-title")
+    camera.shoot("heatmap-history")
+    camera.click(".compare-form button[type=submit]")
+    camera.wait_for("#compare-side img")
+    camera.shoot("heatmap-compare-side")
+    camera.driver.find_element(By.LINK_TEXT, "Slider").click()
+    camera.wait_for("#compare-slider")
+    camera.driver.execute_script(
+        "const s = document.getElementById('compare-slider'); s.value = 35; s.dispatchEvent(new Event('input'))")
+    camera.shoot("heatmap-compare-slider")
+    camera.driver.find_element(By.LINK_TEXT, "Differences").click()
+    camera.wait_for("#compare-diff")
+    camera.shoot("heatmap-compare-diff")
 
     camera.open("/heatmaps/?status=failed")
     camera.driver.find_element(By.LINK_TEXT, "Spring sale").click()

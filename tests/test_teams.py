@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from email import message_from_bytes
 
 import pytest

@@ -20,13 +20,13 @@ def test_a_changed_run_mails_the_creator_and_queues_the_webhook(
     heatmap = captured_run(color="steelblue")
     captured_run(heatmap, color="orange")
     heatmap.change_webhook_url, heatmap.change_webhook_secret = site.url("hook"), "secret"
-    heatmap_id, url = heatmap.id, heatmap.url
+    heatmap_id, url, email = heatmap.id, heatmap.url, user.email
 
     assert compare_run(heatmap_id, 2) == "changed"
 
     mail_server.thread.join(timeout=10)
     mail = message_from_bytes(mail_server.message)
-    assert mail_server.recipients == [user.email]
+    assert mail_server.recipients == [email]
     assert "changed" in mail["Subject"] and url in mail.get_payload(decode=True).decode()
     queued = Queue(CAPTURE_QUEUE, connection=redis_connection()).jobs
     assert [(job.func_name, job.args) for job in queued if job.func_name.endswith("webhook")] == [
