@@ -8,6 +8,8 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from werkzeug.datastructures import Headers
+
 SESSION_COOKIE = ("session", "cookie-s3cret-Q7")
 BEARER_TOKEN = "bearer-s3cret-Z9"
 BASIC_CREDENTIALS = ("marketer", "basic-s3cret-W4")
@@ -21,7 +23,7 @@ RED = "#e00000"
 @dataclass(frozen=True)
 class Received:
     path: str
-    headers: dict[str, str]
+    headers: Headers  # names match in any case: a proxy may send them lower-cased (HTTP/1.1 allows it)
 
 
 class LoggingSite:
@@ -35,7 +37,7 @@ class LoggingSite:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                site.log.append(Received(self.path, dict(self.headers.items())))
+                site.log.append(Received(self.path, Headers(list(self.headers.items()))))
                 status, headers, body = site.route(self.path, self.headers)
                 data = body.encode()
                 self.send_response(status)

@@ -80,7 +80,7 @@ def test_a_retina_screenshot_is_painted_at_its_css_size_with_the_points_where_th
     data = overlay(points=[HeatmapPoint(pointer_target_fixed=False, pointer_relative_x=0.25, pointer_y=300, count=10)],
                    total=10, max_count=10)
 
-    picture = png_pixels(render_png(retina, data, opacity=1.0))
+    picture = png_pixels(render_png(retina.read_bytes(), data, opacity=1.0))
 
     assert picture.size == (800, 1200 + CAPTION_HEIGHT)
     red, green, blue = picture.getpixel((200, 300))
