@@ -17,12 +17,9 @@ import io
 import os
 import random
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -68,6 +65,8 @@ http {{
 TARGET_BYTES = 200 * 1024
 REDIS_URL = "redis://127.0.0.1:6379/14"
 sys.path.insert(0, str(ROOT))  # run as a script from the repository root, like bench/capture.py
+
+from bench.servers import free_port, listening  # noqa: E402
 
 
 def jpeg_of_about(target_bytes: int) -> bytes:
@@ -134,12 +133,6 @@ def static_app():  # type: ignore[no-untyped-def]
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_gunicorn(stack: ExitStack, app_spec: str, environment: dict[str, str]) -> int:
     port = free_port()
     server = subprocess.Popen(
@@ -147,27 +140,7 @@ def start_gunicorn(stack: ExitStack, app_spec: str, environment: dict[str, str])
          app_spec],
         cwd=ROOT, env=environment, start_new_session=True,
     )
-    stack.callback(stop, server)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return port
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(f"gunicorn {app_spec} exited with {server.returncode}")
-            time.sleep(0.2)
-    raise RuntimeError(f"gunicorn {app_spec} did not start")
-
-
-def stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+    return listening(stack, server, port, f"gunicorn {app_spec}")
 
 
 def start_nginx(stack: ExitStack, folder: Path, app_port: int, media: Path) -> int:
@@ -175,17 +148,7 @@ def start_nginx(stack: ExitStack, folder: Path, app_port: int, media: Path) -> i
     conf = folder / "nginx.conf"
     conf.write_text(NGINX_CONF.format(folder=folder, app_port=app_port, port=port, accel=ACCEL_PREFIX, media=media))
     server = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(folder)], start_new_session=True)
-    stack.callback(stop, server)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return port
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(f"nginx exited with {server.returncode}: {(folder / 'nginx-error.log').read_text()}")
-            time.sleep(0.2)
-    raise RuntimeError("nginx did not start")
+    return listening(stack, server, port, "nginx", lambda: f": {(folder / 'nginx-error.log').read_text()}")
 
 
 def to_ms(text: str) -> float:

@@ -24,8 +24,6 @@ import json
 import math
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,6 +52,8 @@ CHUNK = 200_000
 RAW_COLUMNS = ("page_id", "type", "x", "y", "pointer_target_fixed", "viewport_width", "viewport_height", "session_id",
                "distinct_id", "timestamp", "scale_factor")
 sys.path.insert(0, str(ROOT))
+
+from bench.servers import free_port, listening  # noqa: E402
 
 
 # --- a throw-away install -------------------------------------------------------------------------
@@ -295,12 +295,6 @@ def time_queries(app: Any, raw_key: str, project_id: int, repeats: int = 30) -> 
 # --- ingestion through gunicorn -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_gunicorn(stack: ExitStack, environment: dict[str, str]) -> int:
     """gunicorn as scripts/run.sh starts it (the access log goes nowhere instead of the terminal)."""
     port = free_port()
@@ -309,27 +303,7 @@ def start_gunicorn(stack: ExitStack, environment: dict[str, str]) -> int:
          "--graceful-timeout", "5", "wsgi:app"],
         cwd=ROOT, env=environment, start_new_session=True, stdout=subprocess.DEVNULL,
     )
-    stack.callback(stop, server)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return port
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {server.returncode}") from None
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
-
-
-def stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+    return listening(stack, server, port, "gunicorn")
 
 
 def batches(token: str, count: int, events: int = 10, per_event: int = 10) -> list[bytes]:
