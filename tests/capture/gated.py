@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 from werkzeug.datastructures import Headers
 
 SESSION_COOKIE = ("session", "cookie-s3cret-Q7")
@@ -101,3 +103,15 @@ class GatedSite(LoggingSite):
         if path == "/redirect-away":
             return 302, {"Location": self.third_party.url("/landing")}, ""
         return 200, {}, ""
+
+
+@pytest.fixture
+def third_party() -> Iterator[LoggingSite]:
+    with LoggingSite("127.0.0.2") as site:
+        yield site
+
+
+@pytest.fixture
+def gated(third_party: LoggingSite) -> Iterator[GatedSite]:
+    with GatedSite("127.0.0.1", third_party) as site:
+        yield site

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 
 from heatmap_app.capture import Browser, CaptureError, CaptureRequest
 from heatmap_app.capture.request import Cookie
 from tests.capture.gated import BASIC_CREDENTIALS, BEARER_TOKEN, SECRETS, SESSION_COOKIE, GatedSite, LoggingSite
+from tests.capture.gated import gated, third_party  # noqa: F401  (fixtures)
 from tests.capture.pixels import GREEN, RED, colour_at, looks_like
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def third_party() -> Iterator[LoggingSite]:
-    with LoggingSite("127.0.0.2") as site:
-        yield site
-
-
-@pytest.fixture
-def gated(third_party: LoggingSite) -> Iterator[GatedSite]:
-    with GatedSite("127.0.0.1", third_party) as site:
-        yield site
 
 
 def assert_third_party_got_no_secret(third_party: LoggingSite) -> None:

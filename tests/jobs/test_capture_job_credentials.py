@@ -4,7 +4,6 @@ the third-party host gets none, and neither the job's arguments nor the worker's
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,21 +18,10 @@ from heatmap_app.models import SavedHeatmap, User
 from heatmap_app.queue import CAPTURE_QUEUE, redis_connection
 from jobs.capture import UNREADABLE_SECRETS
 from tests.capture.gated import BEARER_TOKEN, SECRETS, SESSION_COOKIE, GatedSite, LoggingSite
+from tests.capture.gated import gated, third_party  # noqa: F401  (fixtures)
 from tests.support.workers import finish
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def third_party() -> Iterator[LoggingSite]:
-    with LoggingSite("127.0.0.2") as site:
-        yield site
-
-
-@pytest.fixture
-def gated(third_party: LoggingSite) -> Iterator[GatedSite]:
-    with GatedSite("127.0.0.1", third_party) as site:
-        yield site
 
 
 @pytest.fixture
