@@ -12,7 +12,9 @@ from heatmap_app.api import api, project_route
 from heatmap_app.api.auth import require_api_key
 from heatmap_app.api.content import requested_width
 from heatmap_app.errors import APIError, api_error_response
-from heatmap_app.history.runs import RunNotFound, get_run, list_runs, picture_runs, run_snapshot
+from heatmap_app.history.runs import (
+    RunNotFound, diff_picture_response, get_run, list_runs, measure_runs, run_snapshot,
+)
 from heatmap_app.history.schemas import CaptureRunList, CaptureRunResponse, RunDiffResponse
 from heatmap_app.models import Project
 from heatmap_app.models.base import parse_id
@@ -56,13 +58,10 @@ def saved_runs_diff(project: Project, short_id: str) -> Response | dict[str, Any
     heatmap = heatmaps.get_heatmap(project, short_id)
     before, after = get_run(heatmap, _run_number("a")), get_run(heatmap, _run_number("b"))
     width = requested_width()
-    figure, picture = picture_runs(before, after, width)
     if request.args.get("format") == "json":
+        figure = measure_runs(before, after, width)
         return RunDiffResponse(before=before.generation, after=after.generation, width=width,
                                changed_share=round(figure.changed_share, 4), height_before=figure.height_before,
                                height_after=figure.height_after, height_change=figure.height_change
                                ).model_dump(mode="json")
-    return Response(picture, mimetype="image/jpeg", headers={
-        "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
-        "X-Heatmap-Changed-Share": f"{figure.changed_share:.4f}", "X-Heatmap-Height-Change": str(figure.height_change),
-    })
+    return diff_picture_response(before, after, width)

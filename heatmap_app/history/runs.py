@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import Response, current_app
 from sqlalchemy import select, update
 
 from heatmap_app import storage
@@ -157,11 +157,22 @@ def compare_runs(before: CaptureRun, after: CaptureRun) -> RunComparison:
     return RunComparison(before=before, after=after, by_width=figures)
 
 
-def picture_runs(before: CaptureRun, after: CaptureRun, width: int) -> tuple[ScreenshotDiff, bytes]:
-    """The figure and the highlight JPEG of two runs at one width (RunNotFound if either lacks it)."""
-    return picture_change(
+def measure_runs(before: CaptureRun, after: CaptureRun, width: int) -> ScreenshotDiff:
+    """How far two runs differ at one width (RunNotFound if either lacks it)."""
+    return measure_change(
         storage.read_snapshot(run_snapshot(before, width)), storage.read_snapshot(run_snapshot(after, width))
     )
+
+
+def diff_picture_response(before: CaptureRun, after: CaptureRun, width: int) -> Response:
+    """The highlight JPEG of two runs at one width, its figures in X-Heatmap-* headers, for the UI and the API."""
+    figure, picture = picture_change(
+        storage.read_snapshot(run_snapshot(before, width)), storage.read_snapshot(run_snapshot(after, width))
+    )
+    return Response(picture, mimetype="image/jpeg", headers={
+        "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
+        "X-Heatmap-Changed-Share": f"{figure.changed_share:.4f}", "X-Heatmap-Height-Change": str(figure.height_change),
+    })
 
 
 def record_change(run: CaptureRun) -> bool:

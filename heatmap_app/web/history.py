@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from heatmap_app import heatmaps, storage
-from heatmap_app.history.runs import RunNotFound, get_run, list_runs, picture_runs, run_snapshot
+from heatmap_app.history.runs import (
+    RunNotFound, diff_picture_response, get_run, list_runs, measure_runs, run_snapshot,
+)
 from heatmap_app.models import CaptureRun, SavedHeatmap
 from heatmap_app.web import web
 from heatmap_app.web.forms import ScheduleForm
@@ -103,22 +105,14 @@ def heatmap_compare(short_id: str) -> str:
     heatmap = _heatmap_or_404(short_id)
     before, after, width = _compared_runs(heatmap)
     view = request.args.get("view") if request.args.get("view") in COMPARE_VIEWS else "side"
-    figure, _picture = picture_runs(before, after, width) if view == "diff" else (None, None)
+    figure = measure_runs(before, after, width) if view == "diff" else None
     return render_template("heatmaps/compare.html", heatmap=heatmap, before=before, after=after, width=width,
                            widths=_common_widths(before, after), view=view, views=COMPARE_VIEWS, figure=figure,
-                           before_shot=run_snapshot(before, width), after_shot=run_snapshot(after, width),
-                           runs=[run for run in list_runs(heatmap) if run.status == "completed"])
+                           before_shot=run_snapshot(before, width), after_shot=run_snapshot(after, width))
 
 
 @web.get("/heatmaps/<short_id>/compare/diff.jpg")
 @login_required
 def heatmap_compare_picture(short_id: str) -> Response:
     heatmap = _heatmap_or_404(short_id)
-    before, after, width = _compared_runs(heatmap)
-    figure, picture = picture_runs(before, after, width)
-    response = make_response(picture)
-    response.headers.update({
-        "Content-Type": "image/jpeg", "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
-        "X-Heatmap-Changed-Share": f"{figure.changed_share:.4f}", "X-Heatmap-Height-Change": str(figure.height_change),
-    })
-    return response
+    return diff_picture_response(*_compared_runs(heatmap))
