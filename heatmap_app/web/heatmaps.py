@@ -49,7 +49,7 @@ class WidthProgress:
     captured_this_run: bool
 
 
-def _heatmap_or_404(short_id: str) -> SavedHeatmap:
+def heatmap_or_404(short_id: str) -> SavedHeatmap:
     try:
         return heatmaps.get_heatmap(active_project(current_user), short_id)
     except heatmaps.HeatmapNotFound:
@@ -139,7 +139,7 @@ def heatmap_list() -> str:
 @login_required
 def heatmap_card(short_id: str) -> str:
     """One list card, re-rendered while its heatmap is processing (polled by static/js/app.js)."""
-    heatmap = _heatmap_or_404(short_id)
+    heatmap = heatmap_or_404(short_id)
     return render_template("heatmaps/_card.html", heatmap=heatmap, progress=width_progress(heatmap))
 
 
@@ -205,14 +205,14 @@ def _detail_page(heatmap: SavedHeatmap, rename_form: RenameForm | None = None,
 @web.get("/heatmaps/<short_id>")
 @login_required
 def heatmap_detail(short_id: str) -> str:
-    return _detail_page(_heatmap_or_404(short_id))
+    return _detail_page(heatmap_or_404(short_id))
 
 
 @web.post("/heatmaps/<short_id>/upload")
 @login_required
 def heatmap_upload(short_id: str) -> Response | tuple[str, int]:
     """The user's own screenshot at one width: for pages behind a login or a bot check."""
-    heatmap = _heatmap_or_404(short_id)
+    heatmap = heatmap_or_404(short_id)
     form = UploadForm()
     if form.validate():
         try:
@@ -231,13 +231,13 @@ def heatmap_upload(short_id: str) -> Response | tuple[str, int]:
 @login_required
 def heatmap_viewer(short_id: str) -> str:
     """The detail page's status, progress and screenshot panel, re-rendered while processing."""
-    return render_template("heatmaps/_viewer.html", **_viewer_context(_heatmap_or_404(short_id)))
+    return render_template("heatmaps/_viewer.html", **_viewer_context(heatmap_or_404(short_id)))
 
 
 @web.post("/heatmaps/<short_id>/rename")
 @login_required
 def heatmap_rename(short_id: str) -> Response | tuple[str, int]:
-    heatmap = _heatmap_or_404(short_id)
+    heatmap = heatmap_or_404(short_id)
     form = RenameForm()
     if form.validate():
         try:
@@ -253,7 +253,7 @@ def heatmap_rename(short_id: str) -> Response | tuple[str, int]:
 @web.route("/heatmaps/<short_id>/settings", methods=["GET", "POST"])
 @login_required
 def heatmap_settings(short_id: str) -> Response | tuple[str, int]:
-    heatmap = _heatmap_or_404(short_id)
+    heatmap = heatmap_or_404(short_id)
     if heatmap.type != "screenshot":
         abort(404, "Only screenshot heatmaps have capture settings.")
     form = CaptureSettingsForm()
@@ -276,7 +276,7 @@ def heatmap_settings(short_id: str) -> Response | tuple[str, int]:
 @web.post("/heatmaps/<short_id>/regenerate")
 @login_required
 def heatmap_regenerate(short_id: str) -> Response:
-    heatmap = _heatmap_or_404(short_id)
+    heatmap = heatmap_or_404(short_id)
     try:
         heatmaps.regenerate_heatmap(heatmap)
     except heatmaps.HeatmapInputError as error:
@@ -289,7 +289,7 @@ def heatmap_regenerate(short_id: str) -> Response:
 @web.post("/heatmaps/<short_id>/delete")
 @login_required
 def heatmap_delete(short_id: str) -> Response:
-    heatmap = _heatmap_or_404(short_id)
+    heatmap = heatmap_or_404(short_id)
     heatmaps.delete_heatmap(heatmap)
     flash(f"Deleted “{heatmap.name or heatmap.url}”.", "success")
     return redirect(url_for("web.heatmap_list"))
@@ -308,7 +308,7 @@ def _snapshot_at(heatmap: SavedHeatmap, width: int) -> HeatmapSnapshot:
 @web.get("/heatmaps/<short_id>/thumbnails/<int:width>.jpg")
 @login_required
 def heatmap_thumbnail(short_id: str, width: int) -> Response:
-    snapshot = _snapshot_at(_heatmap_or_404(short_id), width)
+    snapshot = _snapshot_at(heatmap_or_404(short_id), width)
     return storage.send_jpeg(snapshot.thumbnail_path, snapshot, etag=f"thumb-{snapshot.content_hash}",
                              max_age=IMAGE_MAX_AGE)
 
@@ -316,6 +316,6 @@ def heatmap_thumbnail(short_id: str, width: int) -> Response:
 @web.get("/heatmaps/<short_id>/screenshots/<int:width>.jpg")
 @login_required
 def heatmap_screenshot(short_id: str, width: int) -> Response:
-    snapshot = _snapshot_at(_heatmap_or_404(short_id), width)
+    snapshot = _snapshot_at(heatmap_or_404(short_id), width)
     return storage.send_jpeg(snapshot.file_path, snapshot, etag=snapshot.content_hash,
                              max_age=IMAGE_MAX_AGE)

@@ -15,7 +15,7 @@ from heatmap_app.history.runs import (
 from heatmap_app.models import CaptureRun, SavedHeatmap
 from heatmap_app.web import web
 from heatmap_app.web.forms import ScheduleForm
-from heatmap_app.web.heatmaps import IMAGE_MAX_AGE, _heatmap_or_404
+from heatmap_app.web.heatmaps import IMAGE_MAX_AGE, heatmap_or_404
 
 COMPARE_VIEWS = ("side", "slider", "diff")
 
@@ -42,14 +42,14 @@ def _history_page(heatmap: SavedHeatmap, form: ScheduleForm, status: int = 200) 
 @web.get("/heatmaps/<short_id>/history")
 @login_required
 def heatmap_history(short_id: str) -> tuple[str, int]:
-    heatmap = _heatmap_or_404(short_id)
+    heatmap = heatmap_or_404(short_id)
     return _history_page(heatmap, _schedule_form(heatmap))
 
 
 @web.post("/heatmaps/<short_id>/schedule")
 @login_required
 def heatmap_schedule(short_id: str) -> Response | tuple[str, int]:
-    heatmap = _heatmap_or_404(short_id)
+    heatmap = heatmap_or_404(short_id)
     form = _schedule_form(heatmap, formdata=request.form)
     if form.validate():
         try:
@@ -71,7 +71,7 @@ def heatmap_schedule(short_id: str) -> Response | tuple[str, int]:
 @login_required
 def run_image(short_id: str, generation: int, width: int) -> Response:
     try:
-        snapshot = run_snapshot(_run_or_404(_heatmap_or_404(short_id), generation), width)
+        snapshot = run_snapshot(_run_or_404(heatmap_or_404(short_id), generation), width)
     except RunNotFound:
         abort(404, "That capture has no screenshot at this width.")
     if request.args.get("thumbnail"):
@@ -102,7 +102,7 @@ def _compared_runs(heatmap: SavedHeatmap) -> tuple[CaptureRun, CaptureRun, int]:
 @web.get("/heatmaps/<short_id>/compare")
 @login_required
 def heatmap_compare(short_id: str) -> str:
-    heatmap = _heatmap_or_404(short_id)
+    heatmap = heatmap_or_404(short_id)
     before, after, width = _compared_runs(heatmap)
     view = request.args.get("view") if request.args.get("view") in COMPARE_VIEWS else "side"
     figure = measure_runs(before, after, width) if view == "diff" else None
@@ -114,5 +114,5 @@ def heatmap_compare(short_id: str) -> str:
 @web.get("/heatmaps/<short_id>/compare/diff.jpg")
 @login_required
 def heatmap_compare_picture(short_id: str) -> Response:
-    heatmap = _heatmap_or_404(short_id)
+    heatmap = heatmap_or_404(short_id)
     return diff_picture_response(*_compared_runs(heatmap))
