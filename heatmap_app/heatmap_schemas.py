@@ -27,14 +27,18 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from heatmap_app.capture.request import DEVICE_SCALE_FACTORS, MAX_WAIT_SECONDS
+from heatmap_app.capture.request import (
+    DEFAULT_WIDTHS,
+    DEVICE_SCALE_FACTORS,
+    MAX_WAIT_SECONDS,
+    MAX_WIDTH,
+    MAX_WIDTHS,
+    MIN_WIDTH,
+    clean_widths,
+)
 
 
 MAX_INTEGER = 2**31 - 1  # ids and offsets beyond a 32-bit INTEGER cannot match a row
-DEFAULT_WIDTHS = [320, 375, 425, 768, 1024, 1440, 1920]
-MIN_WIDTH = 100
-MAX_WIDTH = 3000
-MAX_WIDTHS = 16
 MAX_NAME_LENGTH = 400
 MAX_URL_LENGTH = 2000
 MAX_SEARCH_LENGTH = 200
@@ -74,17 +78,6 @@ def _strip_or_none(value: str | None) -> str | None:
     return value.strip() or None if value is not None else None
 
 
-def _clean_widths(widths: list[int]) -> list[int]:
-    if any(not MIN_WIDTH <= width <= MAX_WIDTH for width in widths):
-        raise ValueError(f"Every width must be between {MIN_WIDTH} and {MAX_WIDTH} pixels.")
-    cleaned = sorted(set(widths))
-    if not cleaned:
-        raise ValueError("Give at least one width.")
-    if len(cleaned) > MAX_WIDTHS:
-        raise ValueError(f"Give at most {MAX_WIDTHS} different widths.")
-    return cleaned
-
-
 def _required_url(value: str) -> str:
     if not value.strip():
         raise ValueError("Enter the URL of the page to capture.")
@@ -99,7 +92,7 @@ WIDTHS_SCHEMA = {
                    "and the list is kept sorted.",
 }
 # Integers only (no true, no 1024.5), each in range; sorted, without duplicates.
-Widths = Annotated[list[StrictInt], AfterValidator(_clean_widths), WithJsonSchema(WIDTHS_SCHEMA)]
+Widths = Annotated[list[StrictInt], AfterValidator(clean_widths), WithJsonSchema(WIDTHS_SCHEMA)]
 PageURL = Annotated[
     str,
     StringConstraints(max_length=MAX_URL_LENGTH),

@@ -7,13 +7,30 @@ of tracebacks and logs) and sent only to the page's own origin (see credentials.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+DEFAULT_WIDTHS = [320, 375, 425, 768, 1024, 1440, 1920]
+MIN_WIDTH = 100
+MAX_WIDTH = 3000
+MAX_WIDTHS = 16
 MAX_WAIT_SECONDS = 15.0
 """Waiting for `wait_for_selector` and `delay_seconds` together never take longer than this."""
 DEVICE_SCALE_FACTORS = (1, 2)
+
+
+def clean_widths(widths: Iterable[int]) -> list[int]:
+    """The widths a capture takes: sorted, without duplicates; ValueError unless 1 to MAX_WIDTHS of them, each
+    MIN_WIDTH to MAX_WIDTH."""
+    cleaned = sorted(set(widths))
+    if any(not MIN_WIDTH <= width <= MAX_WIDTH for width in cleaned):
+        raise ValueError(f"Every width must be between {MIN_WIDTH} and {MAX_WIDTH} pixels.")
+    if not cleaned:
+        raise ValueError("Give at least one width.")
+    if len(cleaned) > MAX_WIDTHS:
+        raise ValueError(f"Give at most {MAX_WIDTHS} different widths.")
+    return cleaned
 
 
 @dataclass(frozen=True)
