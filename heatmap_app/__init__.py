@@ -11,15 +11,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from heatmap_app.config import config_from_environment
-from heatmap_app.extensions import csrf, db, limiter, login_manager, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = PROJECT_ROOT / "instance"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
-        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_path=str(INSTANCE_PATH),
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
@@ -58,6 +58,7 @@ def trust_forwarded_headers(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from heatmap_app import models  # noqa: F401  (the models must be known before migrations run)
+    from heatmap_app.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
@@ -73,6 +74,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from heatmap_app.api import api
+    from heatmap_app.extensions import csrf
     from heatmap_app.metrics import count_requests
     from heatmap_app.ops import ops
     from heatmap_app.web import web

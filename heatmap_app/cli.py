@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import click
@@ -10,16 +9,13 @@ from flask import Flask, current_app
 from prometheus_client import start_http_server
 
 from heatmap_app.accounts import AccountError, create_api_key, create_user, find_user_by_email
-from heatmap_app.capture import CaptureError, CaptureRequest, capture_to_directory
+from heatmap_app.capture_command import capture_command
 from heatmap_app.capture_settings import rotate_saved_secrets
-from heatmap_app.heatmap_schemas import DEFAULT_WIDTHS
-from heatmap_app.heatmaps import HeatmapInputError, clean_widths
 from heatmap_app.interactions.retention import purge_expired
-from heatmap_app.metrics import process_ended, scrape_registry
+from heatmap_app.metrics import process_ended
+from heatmap_app.ops import scrape_registry
 from heatmap_app.queue import CAPTURE_QUEUE
-from heatmap_app.screenshots import guarded_capture
 from heatmap_app.secretbox import UnreadableSecret
-from heatmap_app.urlsafety import UnsafeURLError
 from heatmap_app.worker import run_worker
 from jobs.capture import close_worker_capturer
 
@@ -83,33 +79,6 @@ def metrics_command(bind: str, port: int) -> None:
     server, thread = start_http_server(port, addr=bind, registry=scrape_registry(app))
     click.echo(f"Serving metrics on http://{bind}:{server.server_port}/metrics", err=True)
     thread.join()
-
-
-@click.command("capture")
-@click.argument("url")
-@click.option("--widths", default=",".join(map(str, DEFAULT_WIDTHS)), show_default=True,
-              help="Comma-separated viewport widths in CSS px.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, writable=True),
-              help="Folder that receives <width>.jpg.")
-@click.option("--block-consent-modals", is_flag=True, help="Accept and hide cookie-consent banners.")
-def capture_command(url: str, widths: str, out_dir: str, block_consent_modals: bool) -> None:
-    """Capture URL at each width with the worker's engine, without database or queue; print a JSON summary."""
-    try:
-        numbers = [int(part) for part in widths.split(",") if part.strip()]
-    except ValueError as error:
-        raise click.BadParameter("use whole numbers separated by commas, e.g. 320,1024", param_hint="--widths") from error
-    try:
-        wanted = clean_widths(numbers)
-        with guarded_capture(current_app.config, url) as target:
-            summary = capture_to_directory(
-                CaptureRequest(target.url, wanted, block_consent_modals=block_consent_modals),
-                out_dir,
-                target.settings,
-                explain_navigation_failure=target.explain_navigation_failure,
-            )
-    except (HeatmapInputError, UnsafeURLError, CaptureError) as error:
-        raise click.ClickException(str(error)) from error
-    click.echo(json.dumps(summary))
 
 
 @click.command("purge-heatmap-data")

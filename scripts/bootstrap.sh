@@ -70,10 +70,12 @@ install_python_packages() {
     [ -x "$VENV/bin/python" ] || { say "Creating $VENV"; python3 -m venv "$VENV"; }
     stamp="$VENV/.installed-$(basename "$requirements")"
     local wanted
-    wanted="$(cat "$ROOT"/requirements*.txt | sha256sum | cut -d' ' -f1)"
+    wanted="$(cat "$ROOT"/requirements*.txt "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
         say "Installing Python packages from $(basename "$requirements")"
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/$requirements"
+        # The project itself, editable, for its Flask CLI plugin command (pyproject.toml).
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$ROOT"
         echo "$wanted" > "$stamp"
     fi
 }

@@ -1,7 +1,12 @@
-"""The CLI: create-user, create-api-key and worker, each inside the app context."""
+"""The CLI: create-user, create-api-key and worker, each inside the app context; capture, which the Flask CLI
+finds without building the app."""
 
 import hashlib
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,8 @@ from sqlalchemy import select
 
 from heatmap_app.extensions import db
 from heatmap_app.models import PersonalAPIKey, User
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_create_user_prints_the_user_and_project_ids(app: Flask) -> None:
@@ -96,6 +103,34 @@ def test_capture_refuses_an_internal_url_before_any_browser_starts(app: Flask, s
     assert result.exit_code != 0
     assert "loopback" in result.output
     assert site.paths == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.browser
+def test_flask_capture_as_typed_captures_without_importing_the_web_app(site, tmp_path: Path) -> None:
+    """The command is a Flask CLI plugin (pyproject.toml): found before any app is loaded, it starts Chrome
+    without first importing the web app, its models and the database layer (over a second, bench/README.md)."""
+    environment = {**os.environ, "SECRET_KEY": "cli-test-" * 5, "CAPTURE_ALLOW_HOSTS": site.host,
+                   "PYTHONPROFILEIMPORTTIME": "1"}
+
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("flask")), "--app", "wsgi", "capture", site.url("hero-100vh.html"),
+         "--widths", "375", "--out", str(tmp_path)],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [shot["width"] for shot in json.loads(result.stdout)["shots"]] == [375]
+    assert Image.open(tmp_path / "375.jpg").size[0] == 375
+    imported = set(re.findall(r"^import time:.*\|\s*(\S+)$", result.stderr, re.MULTILINE))
+    assert "heatmap_app.capture.browser" in imported
+    assert not imported & {"heatmap_app.models", "heatmap_app.api", "heatmap_app.web", "sqlalchemy", "alembic"}
+
+
+def test_capture_refuses_widths_out_of_the_api_range(app: Flask, tmp_path: Path) -> None:
+    result = app.test_cli_runner().invoke(args=["capture", "https://example.com/", "--widths", "50", "--out", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert "between 100 and 3000" in result.output and list(tmp_path.iterdir()) == []
 
 
 def test_capture_refuses_widths_that_are_not_numbers(app: Flask, tmp_path: Path) -> None:
