@@ -8,8 +8,9 @@ interleaved, the order of the methods rotating each round; the table shows media
 starts its own Chrome and that start (and its end) is counted in its time, except "ours, warm", a
 BrowserPool whose Chrome was started and used once before the first round, and "the worker's path",
 the same warm browser with every request going through the URL-safety guard proxy, as `flask worker`
-runs it (heatmap_app.screenshots.WarmCapturer). The JPEGs of our last
-round land in bench/results/.
+runs it (heatmap_app.screenshots.WarmCapturer). Two methods are whole commands, timed from their start to
+their exit: the `capture` CLI (`flask --app wsgi capture`) and the floor as a command (bench/floor.py), both
+paying an interpreter's start and Selenium's import. The JPEGs of our last round land in bench/results/.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -28,9 +29,10 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from selenium import webdriver
+from floor import WIDTHS, PlainChrome, floor
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from heatmap_app.capture import BrowserPool, CaptureRequest, CaptureSettings, capture  # noqa: E402
 from heatmap_app.capture.chrome import CHROME_ARGUMENTS  # noqa: E402
@@ -38,14 +40,14 @@ from heatmap_app.capture.run import write_atomically  # noqa: E402
 from heatmap_app.config import config_from_environment  # noqa: E402
 from heatmap_app.screenshots import WarmCapturer  # noqa: E402
 
-SITE = Path(__file__).resolve().parent / "sites" / "creative"
-RESULTS = Path(__file__).resolve().parent / "results"
-WIDTHS = [320, 375, 425, 768, 1024, 1440, 1920]
+SITE = ROOT / "bench" / "sites" / "creative"
+RESULTS = ROOT / "bench" / "results"
 PAGES = {
     "as shipped (7 third-party tags, unreachable)": "index.html",
     "third-party tags removed": "index-local.html",
 }
 SETTINGS = CaptureSettings()
+PLAIN_CHROME = PlainChrome(SETTINGS.resolved_chrome_binary(), SETTINGS.resolved_chromedriver_path(), CHROME_ARGUMENTS)
 MEMORY_SAMPLE_SECONDS = 0.02
 
 
@@ -66,52 +68,29 @@ def serve_site() -> Iterator[str]:
         server.server_close()
 
 
-@contextmanager
-def plain_chrome(page_load_strategy: str = "normal") -> Iterator[webdriver.Chrome]:
-    """A Chrome as the engine starts it, minus everything the engine adds after the start."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = SETTINGS.resolved_chrome_binary()
-    options.page_load_strategy = page_load_strategy
-    for argument in CHROME_ARGUMENTS:
-        options.add_argument(argument)
-    service = webdriver.ChromeService(SETTINGS.resolved_chromedriver_path(), popen_kw={"start_new_session": True})
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        try:
-            os.killpg(service.process.pid, signal.SIGKILL)
-        except ProcessLookupError:  # quit() may already have ended the whole group
-            pass
-        service.process.wait()
+def floor_command(url: str) -> None:
+    arguments = [f"--argument={argument}" for argument in PLAIN_CHROME.arguments]
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "floor.py"), url, "--chrome", PLAIN_CHROME.binary,
+         "--chromedriver", PLAIN_CHROME.chromedriver, *arguments],
+        check=True,
+    )
 
 
-def floor(url: str) -> None:
-    """The least work a full-page capture per width can do: one load, then metrics and a shot per width."""
-    with plain_chrome() as driver:
-        driver.get(url)
-        for width in WIDTHS:
-            driver.execute_cdp_cmd(
-                "Emulation.setDeviceMetricsOverride",
-                {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 500},
-            )
-            height = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.execute_cdp_cmd(
-                "Page.captureScreenshot",
-                {
-                    "format": "jpeg",
-                    "quality": 70,
-                    "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-                    "captureBeyondViewport": True,
-                },
-            )
+def capture_cli(url: str, allow_hosts: str) -> None:
+    """`flask --app wsgi capture` as a user runs it, writing into bench/results/cli/."""
+    environment = {**os.environ, "SECRET_KEY": "bench-" * 8, "CAPTURE_ALLOW_HOSTS": allow_hosts}
+    subprocess.run(
+        [str(Path(sys.executable).with_name("flask")), "--app", "wsgi", "capture", url,
+         "--widths", ",".join(map(str, WIDTHS)), "--out", str(RESULTS / "cli")],
+        cwd=ROOT, env=environment, check=True, stdout=subprocess.DEVNULL,
+    )
 
 
 def naive(url: str) -> None:
     """A new Chrome per width, the window resized to the page height, then a screenshot."""
     for width in WIDTHS:
-        with plain_chrome() as driver:
+        with PLAIN_CHROME.driver() as driver:
             driver.set_window_size(width, 800)
             driver.get(url)
             height = driver.execute_script("return document.documentElement.scrollHeight")
@@ -217,7 +196,10 @@ def main() -> None:
             "ours (capture(), cold Chrome)": ours_cold,
             "ours, warm (BrowserPool)": ours_warm,
             "ours, the worker's path (warm, behind the URL guard proxy)": ours_worker,
-            "floor": floor,
+            "the capture CLI (flask --app wsgi capture, a command)": partial(
+                capture_cli, allow_hosts=base_url.removeprefix("http://")),
+            "floor": partial(floor, chrome=PLAIN_CHROME),
+            "floor, as a command (bench/floor.py)": floor_command,
             "naive (Chrome per width, window resize)": naive,
         }
         for round_number in range(rounds):
@@ -233,16 +215,17 @@ def main() -> None:
         worker_capturer.close()
 
     print(f"\n{rounds} rounds, {os.cpu_count()} cores, widths {WIDTHS}\n")
-    print("| page | method | median s | min s | max s | × floor |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| page | method | median s | min s | max s | × floor | × floor, as a command |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for page_name in PAGES:
         floor_median = statistics.median(seconds[(page_name, "floor")])
+        floor_command_median = statistics.median(seconds[(page_name, "floor, as a command (bench/floor.py)")])
         for method_name in methods:
             runs = seconds[(page_name, method_name)]
             median = statistics.median(runs)
             print(
                 f"| {page_name} | {method_name} | {median:.2f} | {min(runs):.2f} | {max(runs):.2f} "
-                f"| {median / floor_median:.2f} |"
+                f"| {median / floor_median:.2f} | {median / floor_command_median:.2f} |"
             )
     print("\nPeak memory of the worker's path (this process + its chromedriver and Chrome), median of runs:")
     for page_name, page in PAGES.items():
