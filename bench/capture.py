@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/capture.py [--rounds 5]
 
-Serves bench/sites/creative on a loopback port and captures it at the seven default widths, as shipped
+Serves bench/sites/creative on a loopback port (from a process of its own) and captures it at the seven default widths, as shipped
 (its third-party tags cannot be reached here) and without those tags (index-local.html). Rounds are
 interleaved, the order of the methods rotating each round; the table shows medians. Every method
 starts its own Chrome and that start (and its end) is counted in its time, except "ours, warm", a
@@ -24,12 +24,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from floor import WIDTHS, PlainChrome, floor
+from servers import free_port, listening
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,21 +51,18 @@ PLAIN_CHROME = PlainChrome(SETTINGS.resolved_chrome_binary(), SETTINGS.resolved_
 MEMORY_SAMPLE_SECONDS = 0.02
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @contextmanager
 def serve_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(SITE)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """The site from a process of its own, as a real site is: served from a thread of this process, it would
+    contend for this process's interpreter lock with the guard proxy of the worker's path (bench/README.md)."""
+    port = free_port()
+    with ExitStack() as stack:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(SITE)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        listening(stack, server, port, "the site's http.server")
+        yield f"http://127.0.0.1:{port}"
 
 
 def floor_command(url: str) -> None:
