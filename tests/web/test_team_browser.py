@@ -6,9 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as page_has
 from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.wait import WebDriverWait
 
 from heatmap_app import teams
 from heatmap_app.accounts import MEMBER, create_user
@@ -56,8 +59,12 @@ def test_the_team_page_invites_promotes_and_removes(browser: WebDriver, live_ser
     db.session.expire_all()
     assert teams.is_admin(carol, user.current_project.organization)
 
+    role_changed = browser.find_element(By.CSS_SELECTOR, ".flash")
     browser.find_element(By.CSS_SELECTOR, f"#member-{carol.id} button.danger").click()
     confirm_in_dialog(browser, "Remove")
+    # Read the next page's flash, not the last one: while the page is replaced, chromedriver may answer a
+    # question about the old one with an error of its own instead of "stale".
+    WebDriverWait(browser, 10, ignored_exceptions=(WebDriverException,)).until(page_has.staleness_of(role_changed))
     assert "was removed" in element(browser, ".flash").text
     assert not browser.find_elements(By.ID, f"member-{carol.id}")
 
