@@ -106,6 +106,8 @@ ERRORS: dict[str, dict[str, Any]] = {
     # Answered by the web server (gunicorn) before the app sees the request, hence not in the JSON error shape.
     "414": {"description": "The request line (path and query string) is longer than the web server accepts.",
             "content": {"text/html": {"schema": {"type": "string"}}}},
+    "417": {"description": "An `Expect` header other than `100-continue`, which the web server cannot meet.",
+            "content": {"text/html": {"schema": {"type": "string"}}}},
 }
 THROTTLED = {
     "429": {
