@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/capture.py [--rounds 5]
 
-Serves bench/sites/creative on a loopback port (from a process of its own) and captures it at the seven default widths, as shipped
-(its third-party tags cannot be reached here) and without those tags (index-local.html). Rounds are
+Serves bench/sites/creative on a loopback port, from a process of its own, and captures it at the seven
+default widths, as shipped (its third-party tags cannot be reached here) and without those tags
+(index-local.html). Rounds are
 interleaved, the order of the methods rotating each round; the table shows medians. Every method
 starts its own Chrome and that start (and its end) is counted in its time, except "ours, warm", a
 BrowserPool whose Chrome was started and used once before the first round, and "the worker's path",
@@ -75,9 +76,14 @@ def floor_command(url: str) -> None:
     )
 
 
-def capture_cli(url: str, allow_hosts: str) -> None:
+def service_environment(base_url: str) -> dict[str, str]:
+    """The settings the worker's path and the CLI both capture with: the site's loopback address allowed."""
+    return {"SECRET_KEY": "bench-" * 8, "CAPTURE_ALLOW_HOSTS": base_url.removeprefix("http://")}
+
+
+def capture_cli(url: str, base_url: str) -> None:
     """`flask --app wsgi capture` as a user runs it, writing into bench/results/cli/."""
-    environment = {**os.environ, "SECRET_KEY": "bench-" * 8, "CAPTURE_ALLOW_HOSTS": allow_hosts}
+    environment = {**os.environ, **service_environment(base_url)}
     subprocess.run(
         [str(Path(sys.executable).with_name("flask")), "--app", "wsgi", "capture", url,
          "--widths", ",".join(map(str, WIDTHS)), "--out", str(RESULTS / "cli")],
@@ -168,8 +174,7 @@ def main() -> None:
     with serve_site() as base_url, BrowserPool(SETTINGS, max_jobs=1_000) as pool:
         pool.capture(CaptureRequest(f"{base_url}/{PAGES[next(iter(PAGES))]}", WIDTHS))
         worker_config = config_from_environment(
-            RESULTS, environ={"SECRET_KEY": "bench-" * 8, "CAPTURE_ALLOW_HOSTS": base_url.removeprefix("http://"),
-                              "CAPTURE_BROWSER_RECYCLE_AFTER": "1000"}
+            RESULTS, environ={**service_environment(base_url), "CAPTURE_BROWSER_RECYCLE_AFTER": "1000"}
         )
         worker_capturer = WarmCapturer(worker_config)
         worker_capturer.capture(CaptureRequest(f"{base_url}/{PAGES[next(iter(PAGES))]}", WIDTHS))
@@ -191,8 +196,7 @@ def main() -> None:
             "ours (capture(), cold Chrome)": ours_cold,
             "ours, warm (BrowserPool)": ours_warm,
             "ours, the worker's path (warm, behind the URL guard proxy)": ours_worker,
-            "the capture CLI (flask --app wsgi capture, a command)": partial(
-                capture_cli, allow_hosts=base_url.removeprefix("http://")),
+            "the capture CLI (flask --app wsgi capture, a command)": partial(capture_cli, base_url=base_url),
             "floor": partial(floor, chrome=PLAIN_CHROME),
             "floor, as a command (bench/floor.py)": floor_command,
             "naive (Chrome per width, window resize)": naive,

@@ -103,11 +103,10 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
 def scrape_registry(app: Flask) -> CollectorRegistry:
     """What /metrics (and `flask metrics`) answers: every process of this machine's counts, and the queue."""
     folder = app.config["PROMETHEUS_MULTIPROC_DIR"]
+    registry = CollectorRegistry()
     if folder:
-        registry = CollectorRegistry()
         MultiProcessCollector(registry, path=folder)
     else:
-        registry = CollectorRegistry()
         registry.register(_ProcessCounts())
     registry.register(QueueCollector(app))
     return registry
