@@ -78,8 +78,9 @@ const isRendered = (element) => element.getClientRects().length > 0;
 // Chrome may zoom a page that overflowed the narrower width in (a fresh load at this width does not).
 const pageScale = () => Math.min(1, window.visualViewport ? window.visualViewport.scale : 1);
 
+// Returns whether it installed the style just now.
 function installStyle() {
-  if (document.getElementById('heatmap-capture-style')) return;
+  if (document.getElementById('heatmap-capture-style')) return false;
   const style = document.createElement('style');
   style.id = 'heatmap-capture-style';
   style.textContent = `
@@ -101,6 +102,7 @@ function installStyle() {
     html, body { overflow: visible !important; }
   ` : '');
   document.documentElement.appendChild(style);
+  return true;
 }
 
 function looksLikeConsent(element) {
@@ -122,6 +124,7 @@ function navigatesAway(element) {
   return element.tagName === 'BUTTON' && element.type === 'submit' && element.form !== null;
 }
 
+// Returns how many buttons it clicked.
 function acceptConsent() {
   const known = CONSENT_ACCEPT_BUTTONS.flatMap((selector) => Array.from(document.querySelectorAll(selector)));
   const generic = Array.from(document.querySelectorAll('button, a, [role="button"], input[type="button"]'))
@@ -129,11 +132,14 @@ function acceptConsent() {
       const text = (element.innerText || element.value || '').trim().toLowerCase().replace(/\s+/g, ' ');
       return ACCEPT_TEXTS.has(text) && looksLikeConsent(element) && !navigatesAway(element);
     });
+  let clicked = 0;
   for (const button of [...known, ...generic]) {
     if (isRendered(button)) {
+      clicked += 1;
       try { button.click(); } catch (pageError) { /* the page's own handler failed; hiding still applies */ }
     }
   }
+  return clicked;
 }
 
 // Returns when the scroll began, or null when it was skipped.
@@ -199,13 +205,15 @@ async function awaitImagesAndFonts() {
 }
 
 // A debounced resize handler re-lays the page out some time after the new width: wait for it (bounded).
+// Returns whether the page was rendered at the new width meanwhile.
 async function awaitResizeHandlers() {
-  if (!options.resized || !window.__heatmapResizeTimers) return;
+  if (!options.resized || !window.__heatmapResizeTimers) return false;
   await renderedFrames();  // the resize event of the new width comes with a frame
   const until = performance.now() + Math.min(RESIZE_HANDLERS_MAX_MS, remainingMs());
-  if (window.__heatmapResizeTimers() === 0) return;
+  if (window.__heatmapResizeTimers() === 0) return true;
   while (window.__heatmapResizeTimers() > 0 && performance.now() < until) await sleep(20);
   await renderedFrames();
+  return true;
 }
 
 // A fixed sidebar as tall as the screen would show beside the first screen only; clicks on it land all the
@@ -213,10 +221,12 @@ async function awaitResizeHandlers() {
 const stretchedSidebars = window.__heatmapStretchedSidebars || new Map();
 window.__heatmapStretchedSidebars = stretchedSidebars;
 
+// Returns whether it changed any element's style.
 function stretchFixedSidebars(height) {
+  const restored = stretchedSidebars.size > 0;
   for (const [element, style] of stretchedSidebars) element.setAttribute('style', style);
   stretchedSidebars.clear();
-  if (height <= window.innerHeight) return;
+  if (height <= window.innerHeight) return restored;
   const found = new Set();
   for (const x of [1, window.innerWidth - 2]) {
     for (const element of document.elementsFromPoint(x, window.innerHeight / 2)) {
@@ -233,10 +243,14 @@ function stretchFixedSidebars(height) {
     element.style.setProperty('max-height', 'none', 'important');
     element.style.setProperty('bottom', 'auto', 'important');
   }
+  return restored || stretchedSidebars.size > 0;
 }
 
+// Returns whether it changed anything.
 function settleAnimations() {
-  for (const animation of document.getAnimations()) {
+  const animations = document.getAnimations();
+  let settled = animations.length > 0;
+  for (const animation of animations) {
     try {
       const end = animation.effect ? animation.effect.getComputedTiming().endTime : Infinity;
       if (Number.isFinite(end)) animation.finish(); else animation.cancel();
@@ -247,31 +261,43 @@ function settleAnimations() {
   // jQuery animates by timers, not CSS: jump its running animations to their end, and any later one too.
   for (const jQuery of new Set([window.jQuery, window.$])) {
     if (typeof jQuery !== 'function' || !jQuery.fx || !Array.isArray(jQuery.timers)) continue;
+    settled = settled || jQuery.timers.length > 0 || !jQuery.fx.off;
     try {
       jQuery.fx.off = true;
       jQuery(jQuery.timers.map((timer) => timer.elem)).finish();
     } catch (pageError) { /* an old or altered jQuery: its animations run on */ }
   }
-  if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+  if (document.activeElement && document.activeElement !== document.body) {
+    document.activeElement.blur();
+    settled = true;
+  }
+  return settled;
 }
 
 (async () => {
   // From now on the page stays what it is: a navigation it starts would replace it mid-shot.
   if (window.__heatmapHoldNavigation) window.__heatmapHoldNavigation();
-  installStyle();
-  await awaitResizeHandlers();
-  if (options.blockConsentModals) acceptConsent();
+  const styled = installStyle();
+  const renderedAtNewWidth = await awaitResizeHandlers();
+  let consentClicks = options.blockConsentModals ? acceptConsent() : 0;
   const scrollStartedAt = await loadLazyContent();
   await awaitImagesAndFonts();
   const tracker = window.__heatmapRequests;
   // What is still loading now would hold every following width as well.
   if (remainingMs() === 0) window.stop();
-  if (options.blockConsentModals) acceptConsent();
-  settleAnimations();
+  if (options.blockConsentModals) consentClicks += acceptConsent();
+  const settled = settleAnimations();
+  const scrolledBack = window.scrollX !== 0 || window.scrollY !== 0;
   scrollToY(0);
   const height = pageHeight();
-  stretchFixedSidebars(Math.min(height, options.maxHeight / pageScale()));
-  await renderedFrames();
+  const stretched = stretchFixedSidebars(Math.min(height, options.maxHeight / pageScale()));
+  // The screenshot renders a frame of its own, with whatever the page is now. Frames before it are for the
+  // page's own handlers (scroll, resize, animation end, click) to answer what was just done to it: when
+  // nothing was, after the frames at the new width, they would only cost two frames a width.
+  if (styled || !renderedAtNewWidth || scrollStartedAt !== null || consentClicks > 0 || settled || scrolledBack
+      || stretched) {
+    await renderedFrames();
+  }
   return {
     url: location.href,
     hungUrls: tracker ? tracker.hungUrls(options.quietMs) : [],
